@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test against real PostgreSQL, Redis and headless Chromium (installing and starting
+# them if needed), after the format and lint checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
+start_services
+install_packages chromium chromium-driver
+export PORTAL_TEST_DATABASE_URL=$DATABASE_URL
+# Databases left by an earlier, interrupted run.
+runuser -u postgres -- psql -q -p "$PG_PORT" -tAc \
+  "SELECT datname FROM pg_database WHERE datname LIKE 'phaze_test_%'" |
+  while read -r db; do runuser -u postgres -- psql -q -p "$PG_PORT" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+echo "==> cargo fmt --check"
+cargo fmt --check
+echo "==> cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "==> cargo test"
+cargo test --locked -- --test-threads "${TEST_THREADS:-4}"

@@ -1,0 +1,97 @@
+//! Request guards: who is asking (session cookie), and whether they may.
+use super::SESSION_COOKIE;
+use crate::app::Portal;
+use crate::db::Db;
+use crate::domain::sessions::ActiveSession;
+use rocket::http::Status;
+use rocket::outcome::{try_outcome, Outcome};
+use rocket::request::{self, FromRequest, Request};
+
+/// A signed-in user and the token of the session they came with.
+#[derive(Clone)]
+pub struct CurrentUser {
+    pub session: ActiveSession,
+    pub token: String,
+}
+
+impl CurrentUser {
+    pub fn id(&self) -> i64 {
+        self.session.user_id
+    }
+}
+
+/// The session behind this request's cookie, resolved once per request.
+/// `Err` means the database could not be asked.
+pub(crate) struct ResolvedSession(pub Result<Option<CurrentUser>, ()>);
+
+pub(crate) async fn resolve_session<'r>(req: &'r Request<'_>) -> &'r ResolvedSession {
+    req.local_cache_async(async {
+        let Some(token) = req.cookies().get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return ResolvedSession(Ok(None));
+        };
+        let (Some(db), Some(portal)) = (req.rocket().state::<Db>(), req.rocket().state::<Portal>()) else {
+            return ResolvedSession(Err(()));
+        };
+        match portal.sessions(db).resolve(&token).await {
+            Ok(found) => ResolvedSession(Ok(found.map(|session| CurrentUser { session, token }))),
+            Err(e) => {
+                log::error!(event = "session_lookup_failed"; "session lookup failed: {e}");
+                ResolvedSession(Err(()))
+            }
+        }
+    })
+    .await
+}
+
+/// The session already resolved for this request, without resolving it (for error pages).
+pub(crate) fn resolved_session<'r>(req: &'r Request<'_>) -> Option<&'r CurrentUser> {
+    req.local_cache(|| ResolvedSession(Ok(None))).0.as_ref().ok().and_then(Option::as_ref)
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CurrentUser {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match &resolve_session(req).await.0 {
+            Ok(Some(user)) => Outcome::Success(user.clone()),
+            Ok(None) => Outcome::Error((Status::Unauthorized, ())),
+            Err(()) => Outcome::Error((Status::ServiceUnavailable, ())),
+        }
+    }
+}
+
+/// A signed-in administrator; anyone else signed in gets 403.
+pub struct Admin(pub CurrentUser);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let user = try_outcome!(req.guard::<CurrentUser>().await);
+        if user.session.is_admin() {
+            Outcome::Success(Admin(user))
+        } else {
+            Outcome::Error((Status::Forbidden, ()))
+        }
+    }
+}
+
+/// Where a request comes from: the client IP (as Rocket sees it, `ip_header` aware) and agent.
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ClientInfo {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        Outcome::Success(ClientInfo {
+            ip: req.client_ip().map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+            user_agent: req.headers().get_one("User-Agent").map(str::to_owned),
+        })
+    }
+}

@@ -1,0 +1,99 @@
+//! Rate limits shared by every instance: fixed-window counters in Redis
+//! (`rl:{rule}:{key}`), with an in-process governor limiter while Redis is unreachable.
+use super::OutageWarning;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as Governor};
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+static OUTAGE: OutageWarning = OutageWarning::new("rate limiter (in-process governor)");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rule {
+    pub name: &'static str,
+    pub limit: u32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Limited { retry_after_secs: u64 },
+}
+
+#[derive(Clone)]
+pub struct RateLimiter {
+    redis: ConnectionManager,
+    fallback: Arc<HashMap<&'static str, DefaultKeyedRateLimiter<String>>>,
+}
+
+fn redis_key(rule: &Rule, key: &str) -> String {
+    format!("rl:{}:{}", rule.name, key)
+}
+
+impl RateLimiter {
+    pub fn new(redis: ConnectionManager, rules: &[Rule]) -> Self {
+        let fallback = rules
+            .iter()
+            .map(|rule| {
+                let burst = NonZeroU32::new(rule.limit.max(1)).expect("non-zero");
+                let period = rule.window / rule.limit.max(1);
+                let quota = Quota::with_period(period).expect("non-zero window").allow_burst(burst);
+                (rule.name, Governor::keyed(quota))
+            })
+            .collect();
+        RateLimiter { redis, fallback: Arc::new(fallback) }
+    }
+
+    /// Whether every `(rule, key)` is still under its limit. Reading does not count.
+    /// With Redis down the in-process limiter counts this attempt instead (it cannot peek).
+    pub async fn check(&self, checks: &[(Rule, &str)]) -> Decision {
+        let mut pipe = redis::pipe();
+        for (rule, key) in checks {
+            let k = redis_key(rule, key);
+            pipe.get(&k).ttl(&k);
+        }
+        let mut conn = self.redis.clone();
+        match pipe.query_async::<Vec<(Option<u32>, i64)>>(&mut conn).await {
+            Ok(counts) => counts
+                .iter()
+                .zip(checks)
+                .filter(|((count, _), (rule, _))| count.unwrap_or(0) >= rule.limit)
+                .map(|((_, ttl), (rule, _))| if *ttl > 0 { *ttl as u64 } else { rule.window.as_secs() })
+                .max()
+                .map_or(Decision::Allowed, |retry_after_secs| Decision::Limited { retry_after_secs }),
+            Err(e) => {
+                OUTAGE.warn(&e);
+                self.check_in_process(checks)
+            }
+        }
+    }
+
+    /// Counts one event (a failed login, a signup) against every `(rule, key)`.
+    pub async fn hit(&self, checks: &[(Rule, &str)]) {
+        let mut pipe = redis::pipe();
+        for (rule, key) in checks {
+            let k = redis_key(rule, key);
+            pipe.incr(&k, 1u32).ignore();
+            pipe.cmd("EXPIRE").arg(&k).arg(rule.window.as_secs()).arg("NX").ignore();
+        }
+        let mut conn = self.redis.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            OUTAGE.warn(&e);
+        }
+    }
+
+    fn check_in_process(&self, checks: &[(Rule, &str)]) -> Decision {
+        let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+        checks
+            .iter()
+            .filter_map(|(rule, key)| {
+                let limiter = self.fallback.get(rule.name)?;
+                limiter.check_key(&key.to_string()).err().map(|not_until| not_until.wait_time_from(now))
+            })
+            .max()
+            .map_or(Decision::Allowed, |wait| Decision::Limited { retry_after_secs: wait.as_secs().max(1) })
+    }
+}

@@ -1,0 +1,63 @@
+//! Typed portal configuration, read from Rocket's figment (Rocket.toml, ROCKET_*, PORTAL_*).
+use rocket::figment::providers::Env;
+use rocket::figment::Figment;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct AppConfig {
+    /// Set when the portal is served over TLS (directly or by a proxy): Secure cookies and HSTS.
+    pub secure_cookies: bool,
+    /// Origin that serves `/static/...` (a CDN), e.g. `https://cdn.example.com`. Empty: same origin.
+    pub asset_base_url: String,
+    pub static_dir: PathBuf,
+    /// `s-maxage` of public pages for a CDN or shared cache.
+    pub public_s_maxage: u32,
+    /// A session ends after this long without a request (sliding expiry).
+    pub session_idle_minutes: i64,
+    /// A session ends this long after login, however active.
+    pub session_absolute_days: i64,
+    pub login_failures_per_user: u32,
+    pub login_failures_per_ip: u32,
+    pub login_window_secs: u64,
+    pub signups_per_ip: u32,
+    pub signup_window_secs: u64,
+    /// A secret: never logged.
+    pub sentry_dsn: Option<String>,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            secure_cookies: false,
+            asset_base_url: String::new(),
+            static_dir: PathBuf::from("static"),
+            public_s_maxage: 300,
+            session_idle_minutes: 7 * 24 * 60,
+            session_absolute_days: 30,
+            login_failures_per_user: 5,
+            login_failures_per_ip: 20,
+            login_window_secs: 15 * 60,
+            signups_per_ip: 5,
+            signup_window_secs: 60 * 60,
+            sentry_dsn: None,
+        }
+    }
+}
+
+/// Rocket's figment plus the portal's environment overrides.
+pub fn figment() -> Figment {
+    let mut figment = rocket::Config::figment().merge(Env::prefixed("PORTAL_").global());
+    for (var, key) in [
+        ("DATABASE_URL", "databases.portal.url"),
+        ("REDIS_URL", "databases.redis.url"),
+        ("ASSET_BASE_URL", "asset_base_url"),
+        ("SENTRY_DSN", "sentry_dsn"),
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            figment = figment.merge((key, value));
+        }
+    }
+    figment
+}

@@ -1,0 +1,144 @@
+//! Logging in and changing one's own account.
+use super::signup::{check_email, check_new_password};
+use super::FieldErrors;
+use crate::auth::password;
+use crate::cache::{Decision, RateLimiter, Rule};
+use crate::config::AppConfig;
+use crate::store;
+use crate::store::users::{AccountSummary, Conflict};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::time::Duration;
+
+/// The one answer to a failed login, whether or not the account exists.
+pub const LOGIN_FAILED: &str = "Wrong username, email or password.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<Conflict> for AccountError {
+    fn from(c: Conflict) -> Self {
+        match c {
+            Conflict::Email => AccountError::Invalid(FieldErrors::single("email", "Another account uses this email.")),
+            Conflict::Username => AccountError::Invalid(FieldErrors::single("username", "This username is taken.")),
+            Conflict::Db(e) => AccountError::Db(e),
+        }
+    }
+}
+
+pub struct LoginRules {
+    pub per_user: Rule,
+    pub per_ip: Rule,
+    pub signup_per_ip: Rule,
+}
+
+impl LoginRules {
+    pub fn from_config(config: &AppConfig) -> Self {
+        LoginRules {
+            per_user: Rule {
+                name: "login_user",
+                limit: config.login_failures_per_user,
+                window: Duration::from_secs(config.login_window_secs),
+            },
+            per_ip: Rule {
+                name: "login_ip",
+                limit: config.login_failures_per_ip,
+                window: Duration::from_secs(config.login_window_secs),
+            },
+            signup_per_ip: Rule {
+                name: "signup_ip",
+                limit: config.signups_per_ip,
+                window: Duration::from_secs(config.signup_window_secs),
+            },
+        }
+    }
+
+    pub fn all(&self) -> [Rule; 3] {
+        [self.per_user, self.per_ip, self.signup_per_ip]
+    }
+}
+
+/// Proves a user's password; failures count towards the (IP, login) and IP limits, and past
+/// them even the right password is refused until the window passes.
+pub async fn log_in(
+    pool: &PgPool,
+    limiter: &RateLimiter,
+    rules: &LoginRules,
+    ip: &str,
+    login: &str,
+    password: &str,
+) -> Result<i64, AccountError> {
+    let login = login.trim();
+    // Counter keys hold a digest, not the name someone typed.
+    let ip_login = format!("{ip}:{}", hex::encode(&Sha256::digest(login.to_lowercase().as_bytes())[..12]));
+    let checks = [(rules.per_user, ip_login.as_str()), (rules.per_ip, ip)];
+    if let Decision::Limited { retry_after_secs } = limiter.check(&checks).await {
+        log::info!(event = "login_rate_limited", retry_after_secs = retry_after_secs; "login_rate_limited");
+        return Err(AccountError::RateLimited { retry_after_secs });
+    }
+    let credentials = if login.is_empty() || login.len() > 254 || password.len() > password::MAX_LENGTH * 4 {
+        None
+    } else {
+        store::users::find_credentials(pool, login).await?
+    };
+    let verified = password::verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await;
+    match credentials {
+        Some(c) if verified && c.status == "active" => {
+            log::info!(event = "user_logged_in", user_id = c.id; "user_logged_in");
+            Ok(c.id)
+        }
+        _ => {
+            limiter.hit(&checks).await;
+            log::info!(event = "login_failed"; "login_failed");
+            Err(AccountError::Invalid(FieldErrors::single("login", LOGIN_FAILED)))
+        }
+    }
+}
+
+async fn check_current_password(pool: &PgPool, user_id: i64, current: &str) -> Result<(), AccountError> {
+    let stored = store::users::password_hash(pool, user_id).await?;
+    if password::verify(current, stored.as_deref()).await {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid(FieldErrors::single("current_password", "This is not your current password.")))
+    }
+}
+
+pub async fn change_password(
+    pool: &PgPool,
+    user_id: i64,
+    username: &str,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> Result<(), AccountError> {
+    let errors = check_new_password(new, confirm, username);
+    if !errors.is_empty() {
+        return Err(AccountError::Invalid(errors));
+    }
+    check_current_password(pool, user_id, current).await?;
+    let hash = password::hash(new).await;
+    store::users::set_password_hash(pool, user_id, &hash).await?;
+    log::info!(event = "password_changed", user_id = user_id; "password_changed");
+    Ok(())
+}
+
+pub async fn change_email(pool: &PgPool, user_id: i64, email: &str, current: &str) -> Result<(), AccountError> {
+    let email = email.trim();
+    check_email(email).map_err(|m| AccountError::Invalid(FieldErrors::single("email", m)))?;
+    check_current_password(pool, user_id, current).await?;
+    store::users::set_email(pool, user_id, email).await?;
+    log::info!(event = "email_changed", user_id = user_id; "email_changed");
+    Ok(())
+}
+
+pub async fn summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<AccountSummary>> {
+    store::users::account_summary(pool, user_id).await
+}

@@ -1,0 +1,103 @@
+//! One error type for every handler: a user-safe message and status, the cause logged once.
+use crate::views;
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+
+#[derive(Debug)]
+pub enum AppError {
+    BadRequest(String),
+    Forbidden(String),
+    NotFound,
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// A store we depend on is down (503 with Retry-After); the cause is logged.
+    Unavailable(String),
+    /// A bug or an unexpected failure (500); the cause is logged, never shown.
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> Status {
+        match self {
+            AppError::BadRequest(_) => Status::BadRequest,
+            AppError::Forbidden(_) => Status::Forbidden,
+            AppError::NotFound => Status::NotFound,
+            AppError::RateLimited { .. } => Status::TooManyRequests,
+            AppError::Unavailable(_) => Status::ServiceUnavailable,
+            AppError::Internal(_) => Status::InternalServerError,
+        }
+    }
+
+    /// The message a user may see.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::BadRequest(m) | AppError::Forbidden(m) => m.clone(),
+            AppError::RateLimited { retry_after_secs } => views::errors::retry_message(*retry_after_secs),
+            AppError::Unavailable(_) | AppError::Internal(_) | AppError::NotFound => {
+                views::errors::default_message(self.status())
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                AppError::Unavailable(format!("database: {e}"))
+            }
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for AppError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = self.status();
+        match &self {
+            AppError::Unavailable(cause) => log::error!(event = "dependency_unavailable"; "{cause}"),
+            AppError::Internal(cause) => log::error!(event = "internal_error"; "{cause}"),
+            _ => {}
+        }
+        let mut response = error_response(req, status, &self.public_message())?;
+        match self {
+            AppError::RateLimited { retry_after_secs } => {
+                response.set_header(Header::new("Retry-After", retry_after_secs.to_string()));
+            }
+            AppError::Unavailable(_) => {
+                response.set_header(Header::new("Retry-After", "5"));
+            }
+            _ => {}
+        }
+        Ok(response)
+    }
+}
+
+/// The error as a page in the layout, or as problem details (RFC 9457) to a JSON client.
+pub fn error_response(req: &Request<'_>, status: Status, detail: &str) -> response::Result<'static> {
+    let wants_json = req.accept().is_some_and(|a| a.preferred().is_json()) || req.uri().path().starts_with("/api/");
+    let mut response = if wants_json {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": status.reason().unwrap_or("Error"),
+            "status": status.code,
+            "detail": detail,
+        })
+        .to_string();
+        Response::build()
+            .header(rocket::http::ContentType::new("application", "problem+json"))
+            .sized_body(body.len(), std::io::Cursor::new(body))
+            .finalize()
+    } else {
+        let ctx = crate::web::context::for_error_page(req);
+        let html = views::errors::error_page(&ctx, status, detail).into_string();
+        Response::build()
+            .header(rocket::http::ContentType::HTML)
+            .sized_body(html.len(), std::io::Cursor::new(html))
+            .finalize()
+    };
+    response.set_status(status);
+    Ok(response)
+}

@@ -1,0 +1,117 @@
+use super::violated_constraint;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+/// What a login needs to know about the account it names.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountSummary {
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    pub created_at: OffsetDateTime,
+    pub email_verified: bool,
+    pub active_sessions: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Conflict {
+    #[error("username taken")]
+    Username,
+    #[error("email taken")]
+    Email,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn conflict(error: sqlx::Error) -> Conflict {
+    match violated_constraint(&error).as_deref() {
+        Some("users_username_key") => Conflict::Username,
+        Some("users_email_key") => Conflict::Email,
+        _ => Conflict::Db(error),
+    }
+}
+
+pub async fn insert(
+    pool: &PgPool,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+    role: &str,
+) -> Result<i64, Conflict> {
+    sqlx::query_scalar("INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(username)
+        .bind(email)
+        .bind(password_hash)
+        .bind(role)
+        .fetch_one(pool)
+        .await
+        .map_err(conflict)
+}
+
+/// The account whose username or email is `login` (both are case-insensitive).
+pub async fn find_credentials(pool: &PgPool, login: &str) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as::<_, Credentials>(
+        "SELECT id, password_hash, status FROM users WHERE username = $1::citext OR email = $1::citext \
+         ORDER BY (username = $1::citext) DESC LIMIT 1",
+    )
+    .bind(login)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn password_hash(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user_id).fetch_optional(pool).await
+}
+
+pub async fn set_password_hash(pool: &PgPool, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_email(pool: &PgPool, user_id: i64, email: &str) -> Result<(), Conflict> {
+    sqlx::query("UPDATE users SET email = $2, email_verified_at = NULL, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(email)
+        .execute(pool)
+        .await
+        .map_err(conflict)?;
+    Ok(())
+}
+
+pub async fn account_summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<AccountSummary>> {
+    sqlx::query_as::<_, AccountSummary>(
+        "SELECT u.username::text AS username, u.email::text AS email, u.role, u.created_at, \
+         u.email_verified_at IS NOT NULL AS email_verified, \
+         (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn admin_exists(pool: &PgPool) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')").fetch_one(pool).await
+}
+
+pub async fn count(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await
+}
+
+pub async fn username_taken(pool: &PgPool, username: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1::citext)")
+        .bind(username)
+        .fetch_one(pool)
+        .await
+}

@@ -1,0 +1,87 @@
+//! One JSON log line per request; `X-Request-Id` in and out; 5xx reported to Sentry.
+use crate::auth::guards::resolved_session;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::request::{self, FromRequest};
+use rocket::{Data, Request, Response};
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+struct Started {
+    id: RequestId,
+    at: Instant,
+}
+
+/// A proxy's request id is kept if it looks like one; otherwise we make one.
+fn incoming_id(req: &Request<'_>) -> Option<String> {
+    req.headers()
+        .get_one("X-Request-Id")
+        .filter(|id| {
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+}
+
+fn started<'r>(req: &'r Request<'_>) -> &'r Started {
+    req.local_cache(|| Started {
+        id: RequestId(incoming_id(req).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
+        at: Instant::now(),
+    })
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for RequestId {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        request::Outcome::Success(started(req).id.clone())
+    }
+}
+
+pub struct RequestLog;
+
+#[rocket::async_trait]
+impl Fairing for RequestLog {
+    fn info(&self) -> Info {
+        Info { name: "Request log", kind: Kind::Request | Kind::Response }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        started(req);
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let started = started(req);
+        let id = started.id.0.as_str();
+        res.set_header(Header::new("X-Request-Id", id.to_owned()));
+        let duration_ms = started.at.elapsed().as_secs_f64() * 1000.0;
+        // The route's pattern, never the raw URI: no query strings, no tokens in logs.
+        let route = req.route().map_or_else(|| "-".to_owned(), |r| r.uri.origin.path().to_string());
+        let status = res.status().code;
+        let duration_ms = (duration_ms * 100.0).round() / 100.0;
+        let method = req.method().as_str();
+        match resolved_session(req).map(|u| u.id()) {
+            Some(user_id) => log::info!(
+                target: "portal::request",
+                request_id = id, method, route = route.as_str(), status, duration_ms, user_id;
+                "request"
+            ),
+            None => log::info!(
+                target: "portal::request",
+                request_id = id, method, route = route.as_str(), status, duration_ms;
+                "request"
+            ),
+        }
+        if status >= 500 {
+            sentry::with_scope(
+                |scope| {
+                    scope.set_tag("request_id", id);
+                    scope.set_tag("route", &route);
+                },
+                || sentry::capture_message(&format!("{status} on {} {route}", req.method()), sentry::Level::Error),
+            );
+        }
+    }
+}

@@ -1,0 +1,50 @@
+use super::components::{csrf_input, form_error, Field};
+use super::{page, PageContext};
+use crate::domain::signup::SignupForm;
+use crate::domain::FieldErrors;
+use maud::{html, Markup};
+
+pub fn signup(ctx: &PageContext, form: &SignupForm, errors: &FieldErrors) -> Markup {
+    page(
+        ctx,
+        "Sign up",
+        html! {
+            article.narrow {
+                h1 { "Create your account" }
+                form method="post" action="/signup" novalidate {
+                    (csrf_input(&ctx.csrf))
+                    (Field::new("username", "Username", "text").value(&form.username).autocomplete("username")
+                        .hint("3 to 32 letters, digits, '_' or '-'.").checked_at("/signup/check/username").render(errors))
+                    (Field::new("email", "Email", "email").value(&form.email).autocomplete("email")
+                        .checked_at("/signup/check/email").render(errors))
+                    (Field::new("password", "Password", "password").autocomplete("new-password")
+                        .hint("At least 10 characters; not a common password.").render(errors))
+                    (Field::new("password_confirm", "Repeat the password", "password").autocomplete("new-password").render(errors))
+                    button type="submit" { "Sign up" }
+                }
+                p { "Already have an account? " a href="/login" { "Log in" } }
+            }
+        },
+    )
+}
+
+pub fn login(ctx: &PageContext, login: &str, next: Option<&str>, errors: &FieldErrors) -> Markup {
+    page(
+        ctx,
+        "Log in",
+        html! {
+            article.narrow {
+                h1 { "Log in" }
+                (form_error(errors, "login"))
+                form method="post" action="/login" novalidate {
+                    (csrf_input(&ctx.csrf))
+                    @if let Some(next) = next { input type="hidden" name="next" value=(next); }
+                    (Field::new("login", "Username or email", "text").value(login).autocomplete("username").render(&FieldErrors::default()))
+                    (Field::new("password", "Password", "password").autocomplete("current-password").render(&FieldErrors::default()))
+                    button type="submit" { "Log in" }
+                }
+                p { "New here? " a href="/signup" { "Create an account" } }
+            }
+        },
+    )
+}

@@ -1,0 +1,35 @@
+use super::{page, PageContext};
+use crate::store::users::AccountSummary;
+use maud::{html, Markup};
+
+pub fn dashboard(ctx: &PageContext, summary: Markup) -> Markup {
+    page(
+        ctx,
+        "Dashboard",
+        html! {
+            h1 { "Dashboard" }
+            (summary)
+            section #clients {
+                h2 { "VPN clients" }
+                p { "Creating WireGuard, OpenVPN and PhazeVPN clients arrives with the next release." }
+            }
+        },
+    )
+}
+
+/// The account summary card: cached per user in the fragment cache.
+pub fn account_summary(summary: &AccountSummary) -> Markup {
+    html! {
+        section #account-summary {
+            h2 { "Your account" }
+            dl {
+                dt { "Username" } dd { (summary.username) }
+                dt { "Email" } dd #summary-email { (summary.email) @if !summary.email_verified { " " small { "(not verified yet)" } } }
+                dt { "Role" } dd { (summary.role) }
+                dt { "Member since" } dd { (super::account::date(summary.created_at)) }
+                dt { "Signed-in sessions" } dd #summary-sessions { (summary.active_sessions) }
+            }
+            a href="/account" { "Manage your account" }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Pure functions from plain data to maud Markup: no I/O here.
+pub mod account;
+pub mod admin;
+pub mod auth;
+pub mod components;
+pub mod dashboard;
+pub mod errors;
+pub mod layout;
+pub mod public;
+
+pub use layout::{page, Flash, NavUser, PageContext};

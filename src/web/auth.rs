@@ -1,0 +1,185 @@
+//! Sign up, log in, log out.
+use super::forms::{self, Confirm};
+use super::responses::{safe_next, unprocessable};
+use crate::app::Portal;
+use crate::auth::{ClientInfo, CsrfForm, CurrentUser, SESSION_COOKIE};
+use crate::cache::Decision;
+use crate::db::Db;
+use crate::domain::accounts::{self, AccountError};
+use crate::domain::signup::{self, SignupError, SignupForm};
+use crate::domain::FieldErrors;
+use crate::error::AppError;
+use crate::views::{self, components::field_error, PageContext};
+use maud::Markup;
+use rocket::form::FromForm;
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, Responder, State};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![signup_page, signup_check, signup_submit, login_page, login_submit, logout]
+}
+
+#[derive(Responder)]
+pub enum FormResponse {
+    Done(Flash<Redirect>),
+    Invalid((Status, Markup)),
+    Redirect(Redirect),
+}
+
+#[derive(FromForm, Default)]
+struct SignupFields {
+    #[field(default = String::new())]
+    username: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    password_confirm: String,
+}
+
+#[derive(FromForm, Default)]
+struct LoginFields {
+    #[field(default = String::new())]
+    login: String,
+    #[field(default = String::new())]
+    password: String,
+    next: Option<String>,
+}
+
+#[get("/signup")]
+fn signup_page(ctx: PageContext, user: Option<CurrentUser>) -> FormResponse {
+    if user.is_some() {
+        return FormResponse::Redirect(Redirect::to("/dashboard"));
+    }
+    FormResponse::Invalid((Status::Ok, views::auth::signup(&ctx, &SignupForm::default(), &FieldErrors::default())))
+}
+
+/// Inline validation while the user types (htmx): the field's message slot.
+#[get("/signup/check/<field>?<username>&<email>")]
+async fn signup_check(field: &str, username: Option<&str>, email: Option<&str>, db: &Db) -> Result<Markup, AppError> {
+    let value = username.or(email).unwrap_or_default();
+    if !matches!(field, "username" | "email") {
+        return Err(AppError::NotFound);
+    }
+    let message = signup::check_field(db.pool(), field, value).await?;
+    Ok(field_error(field, message.as_deref()))
+}
+
+pub fn set_session_cookie(cookies: &CookieJar<'_>, token: String, portal: &Portal) {
+    cookies.add(
+        Cookie::build((SESSION_COOKIE, token))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(portal.config.secure_cookies)
+            .path("/")
+            .max_age(rocket::time::Duration::days(portal.config.session_absolute_days)),
+    );
+}
+
+/// A new session id on every sign-in; the one the browser had before is ended.
+async fn sign_in(
+    user_id: i64,
+    client: &ClientInfo,
+    cookies: &CookieJar<'_>,
+    db: &Db,
+    portal: &Portal,
+) -> Result<(), AppError> {
+    let sessions = portal.sessions(db);
+    if let Some(old) = cookies.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        sessions.end(&old).await?;
+    }
+    let (token, _) = sessions.start(user_id, Some(&client.ip), client.user_agent.as_deref()).await?;
+    set_session_cookie(cookies, token, portal);
+    portal.fragments.invalidate(&user_id.to_string()).await;
+    Ok(())
+}
+
+#[post("/signup", data = "<form>")]
+async fn signup_submit(
+    form: CsrfForm<'_, SignupFields>,
+    ctx: PageContext,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<FormResponse, AppError> {
+    let limit = [(portal.rules.signup_per_ip, client.ip.as_str())];
+    if let Decision::Limited { retry_after_secs } = portal.limiter.check(&limit).await {
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+    let fields = match forms::values(form.0) {
+        Ok(f) => f,
+        Err(errors) => {
+            return Ok(FormResponse::Invalid(unprocessable(views::auth::signup(&ctx, &SignupForm::default(), &errors))))
+        }
+    };
+    let signup = SignupForm {
+        username: fields.username,
+        email: fields.email,
+        password: fields.password,
+        password_confirm: fields.password_confirm,
+    };
+    match signup::sign_up(db.pool(), &signup).await {
+        Ok(user_id) => {
+            portal.limiter.hit(&limit).await;
+            sign_in(user_id, &client, cookies, db, portal).await?;
+            let welcome = format!("Welcome to Phaze, {}!", signup.username);
+            Ok(FormResponse::Done(Flash::success(Redirect::to("/dashboard"), welcome)))
+        }
+        Err(SignupError::Invalid(errors)) => {
+            Ok(FormResponse::Invalid(unprocessable(views::auth::signup(&ctx, &signup, &errors))))
+        }
+        Err(SignupError::Db(e)) => Err(e.into()),
+    }
+}
+
+#[get("/login?<next>")]
+fn login_page(ctx: PageContext, user: Option<CurrentUser>, next: Option<&str>) -> FormResponse {
+    let next = safe_next(next);
+    if user.is_some() {
+        return FormResponse::Redirect(Redirect::to(next.unwrap_or_else(|| "/dashboard".into())));
+    }
+    FormResponse::Invalid((Status::Ok, views::auth::login(&ctx, "", next.as_deref(), &FieldErrors::default())))
+}
+
+#[post("/login", data = "<form>")]
+async fn login_submit(
+    form: CsrfForm<'_, LoginFields>,
+    ctx: PageContext,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<FormResponse, AppError> {
+    let fields = forms::values(form.0).unwrap_or_default();
+    let next = safe_next(fields.next.as_deref());
+    match accounts::log_in(db.pool(), &portal.limiter, &portal.rules, &client.ip, &fields.login, &fields.password).await
+    {
+        Ok(user_id) => {
+            sign_in(user_id, &client, cookies, db, portal).await?;
+            Ok(FormResponse::Redirect(Redirect::to(next.unwrap_or_else(|| "/dashboard".into()))))
+        }
+        Err(AccountError::Invalid(errors)) => {
+            Ok(FormResponse::Invalid(unprocessable(views::auth::login(&ctx, &fields.login, next.as_deref(), &errors))))
+        }
+        Err(AccountError::RateLimited { retry_after_secs }) => Err(AppError::RateLimited { retry_after_secs }),
+        Err(AccountError::Db(e)) => Err(e.into()),
+    }
+}
+
+#[post("/logout", data = "<_form>")]
+async fn logout(
+    _form: CsrfForm<'_, Confirm>,
+    user: CurrentUser,
+    cookies: &CookieJar<'_>,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Flash<Redirect>, AppError> {
+    portal.sessions(db).end(&user.token).await?;
+    portal.fragments.invalidate(&user.id().to_string()).await;
+    cookies.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    log::info!(event = "user_logged_out", user_id = user.id(); "user_logged_out");
+    Ok(Flash::success(Redirect::to("/login"), "You are logged out."))
+}

@@ -1,0 +1,50 @@
+//! Error pages in the layout (or problem details for JSON clients) for every status we send.
+use crate::error::error_response;
+use crate::views::errors::default_message;
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Redirect, Responder};
+use rocket::{catch, catchers, Catcher};
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![unauthorized, any_error]
+}
+
+pub struct ErrorPage(Status);
+
+impl<'r> Responder<'r, 'static> for ErrorPage {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = error_response(req, self.0, &default_message(self.0))?;
+        match self.0.code {
+            503 => {
+                response.set_header(Header::new("Retry-After", "5"));
+            }
+            429 => {
+                response.set_header(Header::new("Retry-After", "60"));
+            }
+            _ => {}
+        }
+        Ok(response)
+    }
+}
+
+/// Not signed in: browsers go to the login page and come back; API clients get 401.
+#[catch(401)]
+fn unauthorized(req: &Request<'_>) -> Result<Redirect, ErrorPage> {
+    let wants_json = req.accept().is_some_and(|a| a.preferred().is_json());
+    if wants_json {
+        return Err(ErrorPage(Status::Unauthorized));
+    }
+    let next =
+        if req.method() == rocket::http::Method::Get { req.uri().path().to_string() } else { "/dashboard".into() };
+    Ok(Redirect::to(format!("/login?next={}", urlencode(&next))))
+}
+
+#[catch(default)]
+fn any_error(status: Status, _req: &Request<'_>) -> ErrorPage {
+    ErrorPage(status)
+}
+
+fn urlencode(path: &str) -> String {
+    rocket::http::RawStr::new(path).percent_encode().to_string()
+}

@@ -1,0 +1,41 @@
+//! Security headers on every response, and no caching of anything not marked cacheable.
+use crate::app::Portal;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Request, Response};
+
+pub struct SecurityHeaders;
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info { name: "Security headers", kind: Kind::Response }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let portal = req.rocket().state::<Portal>();
+        let cdn = portal
+            .map(|p| p.asset_origin.as_str())
+            .filter(|o| !o.is_empty())
+            .map(|o| format!(" {o}"))
+            .unwrap_or_default();
+        res.set_header(Header::new(
+            "Content-Security-Policy",
+            format!(
+                "default-src 'self'; script-src 'self'{cdn}; style-src 'self'{cdn}; img-src 'self' data:{cdn}; \
+                 font-src 'self'{cdn}; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+                 form-action 'self'; frame-ancestors 'none'"
+            ),
+        ));
+        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        res.set_header(Header::new("X-Frame-Options", "DENY"));
+        res.set_header(Header::new("Referrer-Policy", "strict-origin-when-cross-origin"));
+        res.set_header(Header::new("Cross-Origin-Opener-Policy", "same-origin"));
+        if portal.is_some_and(|p| p.config.secure_cookies) {
+            res.set_header(Header::new("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
+        }
+        if !res.headers().contains("Cache-Control") {
+            res.set_header(Header::new("Cache-Control", "private, no-store"));
+        }
+    }
+}

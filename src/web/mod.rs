@@ -1,0 +1,28 @@
+//! Server-rendered pages: parse the request, call the domain, choose the view. No SQL here.
+mod account;
+mod admin;
+mod assets;
+mod auth;
+mod catchers;
+pub mod context;
+mod dashboard;
+mod forms;
+pub mod headers;
+mod health;
+mod public;
+mod responses;
+
+pub use catchers::catchers;
+
+pub fn routes() -> Vec<rocket::Route> {
+    [
+        public::routes(),
+        auth::routes(),
+        dashboard::routes(),
+        account::routes(),
+        admin::routes(),
+        health::routes(),
+        assets::routes(),
+    ]
+    .concat()
+}

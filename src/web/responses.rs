@@ -1,0 +1,50 @@
+//! Small responders shared by the pages.
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder};
+
+/// A page a CDN may cache for signed-out visitors; private for a signed-in one.
+pub struct PublicPage {
+    pub markup: maud::Markup,
+    pub signed_in: bool,
+    pub s_maxage: u32,
+}
+
+impl<'r> Responder<'r, 'static> for PublicPage {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let cache = if self.signed_in {
+            "private, no-store".to_owned()
+        } else {
+            format!("public, max-age=60, s-maxage={}", self.s_maxage)
+        };
+        let mut response = self.markup.respond_to(req)?;
+        response.set_header(Header::new("Cache-Control", cache));
+        Ok(response)
+    }
+}
+
+/// A re-rendered form with its field errors.
+pub fn unprocessable(markup: maud::Markup) -> (Status, maud::Markup) {
+    (Status::UnprocessableEntity, markup)
+}
+
+/// Only same-site paths are followed after login, never another origin.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() <= 512)
+        .filter(|n| !n.chars().any(char::is_control))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_same_site_only() {
+        assert_eq!(safe_next(Some("/account")).as_deref(), Some("/account"));
+        assert_eq!(safe_next(Some("//evil.example")), None);
+        assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(None), None);
+    }
+}
