@@ -36,9 +36,12 @@ impl<'r, T: FromForm<'r> + Send + 'r> FromData<'r> for CsrfForm<'r, T> {
             Outcome::Error((status, _)) => return Outcome::Error((status, ())),
             Outcome::Forward(f) => return Outcome::Forward(f),
         };
-        let presented = req.headers().get_one(CSRF_HEADER).or_else(|| form.context.field_value(CSRF_FIELD));
-        match (expected, presented) {
-            (Some(expected), Some(presented)) if same_secret(&expected, presented) => Outcome::Success(CsrfForm(form)),
+        let header = req.headers().get_one(CSRF_HEADER);
+        let field = form.context.field_value(CSRF_FIELD);
+        match expected {
+            Some(expected) if [header, field].into_iter().flatten().any(|t| same_secret(&expected, t)) => {
+                Outcome::Success(CsrfForm(form))
+            }
             _ => {
                 log::warn!(event = "csrf_rejected"; "csrf_rejected");
                 Outcome::Error((Status::Forbidden, ()))

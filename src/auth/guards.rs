@@ -15,7 +15,7 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    pub fn id(&self) -> i64 {
+    pub fn user_id(&self) -> i64 {
         self.session.user_id
     }
 }

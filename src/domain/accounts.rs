@@ -83,7 +83,9 @@ pub async fn log_in(
         log::info!(event = "login_rate_limited", retry_after_secs = retry_after_secs; "login_rate_limited");
         return Err(AccountError::RateLimited { retry_after_secs });
     }
-    let credentials = if login.is_empty() || login.len() > 254 || password.len() > password::MAX_LENGTH * 4 {
+    // PostgreSQL text cannot hold NUL: such a name cannot exist, so it is not looked up.
+    let unusable = login.is_empty() || login.len() > 254 || login.contains('\0');
+    let credentials = if unusable || password.len() > password::MAX_LENGTH * 4 {
         None
     } else {
         store::users::find_credentials(pool, login).await?

@@ -62,7 +62,7 @@ impl Fairing for RequestLog {
         let status = res.status().code;
         let duration_ms = (duration_ms * 100.0).round() / 100.0;
         let method = req.method().as_str();
-        match resolved_session(req).map(|u| u.id()) {
+        match resolved_session(req).map(|u| u.user_id()) {
             Some(user_id) => log::info!(
                 target: "portal::request",
                 request_id = id, method, route = route.as_str(), status, duration_ms, user_id;

@@ -49,15 +49,19 @@ pub fn page(ctx: &PageContext, title: &str, body: Markup) -> Markup {
                 link rel="stylesheet" href=(ctx.assets.app_stylesheet);
                 script src=(ctx.assets.htmx) defer {}
             }
-            body hx-boost="true" hx-headers=[hx_headers] {
-                header { (nav(ctx)) }
-                main id="main" {
-                    @if let Some(flash) = &ctx.flash {
-                        p.flash role="status" data-kind=(flash.kind) { (flash.message) }
+            // hx-headers sits inside <body> so that a boosted swap (which replaces the body's
+            // content, not its attributes) brings the new session's token along.
+            body hx-boost="true" {
+                div #page hx-headers=[hx_headers] {
+                    header { (nav(ctx)) }
+                    main id="main" {
+                        @if let Some(flash) = &ctx.flash {
+                            p.flash role="status" data-kind=(flash.kind) { (flash.message) }
+                        }
+                        (body)
                     }
-                    (body)
+                    footer { small { "Phaze Portal · " a href="/pricing" { "Pricing" } } }
                 }
-                footer { small { "Phaze Portal · " a href="/pricing" { "Pricing" } } }
             }
         }
     }

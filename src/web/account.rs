@@ -45,8 +45,8 @@ async fn render(
     password_errors: &FieldErrors,
     email_errors: &FieldErrors,
 ) -> Result<Markup, AppError> {
-    let sessions = store::sessions::list_for_user(db.pool(), user.id()).await?;
-    let summary = accounts::summary(db.pool(), user.id()).await?.ok_or(AppError::NotFound)?;
+    let sessions = store::sessions::list_for_user(db.pool(), user.user_id()).await?;
+    let summary = accounts::summary(db.pool(), user.user_id()).await?.ok_or(AppError::NotFound)?;
     Ok(views::account::account(
         ctx,
         &AccountPage {
@@ -82,7 +82,7 @@ async fn change_password(
     };
     let changed = accounts::change_password(
         db.pool(),
-        user.id(),
+        user.user_id(),
         &user.session.username,
         &f.current_password,
         &f.password,
@@ -91,8 +91,8 @@ async fn change_password(
     .await;
     match changed {
         Ok(()) => {
-            let ended = portal.sessions(db).end_others(user.id(), &user.token).await?;
-            portal.fragments.invalidate(&user.id().to_string()).await;
+            let ended = portal.sessions(db).end_others(user.user_id(), &user.token).await?;
+            portal.fragments.invalidate(&user.user_id().to_string()).await;
             let message = format!("Your password is changed. {ended} other session(s) were signed out.");
             Ok(FormResponse::Done(Flash::success(Redirect::to("/account"), message)))
         }
@@ -120,9 +120,9 @@ async fn change_email(
             )))
         }
     };
-    match accounts::change_email(db.pool(), user.id(), &f.email, &f.current_password).await {
+    match accounts::change_email(db.pool(), user.user_id(), &f.email, &f.current_password).await {
         Ok(()) => {
-            portal.fragments.invalidate(&user.id().to_string()).await;
+            portal.fragments.invalidate(&user.user_id().to_string()).await;
             Ok(FormResponse::Done(Flash::success(Redirect::to("/account"), "Your email address is changed.")))
         }
         Err(AccountError::Invalid(errors)) => Ok(FormResponse::Invalid(unprocessable(
@@ -144,11 +144,11 @@ async fn revoke_session(
     if id == user.session.id {
         return Err(AppError::BadRequest("To end this session, log out.".into()));
     }
-    if !portal.sessions(db).end_by_id(user.id(), id).await? {
+    if !portal.sessions(db).end_by_id(user.user_id(), id).await? {
         return Err(AppError::NotFound);
     }
-    portal.fragments.invalidate(&user.id().to_string()).await;
-    log::info!(event = "session_revoked", user_id = user.id(); "session_revoked");
+    portal.fragments.invalidate(&user.user_id().to_string()).await;
+    log::info!(event = "session_revoked", user_id = user.user_id(); "session_revoked");
     Ok(Flash::success(Redirect::to("/account"), "That session is signed out."))
 }
 
@@ -159,8 +159,8 @@ async fn revoke_other_sessions(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Flash<Redirect>, AppError> {
-    let ended = portal.sessions(db).end_others(user.id(), &user.token).await?;
-    portal.fragments.invalidate(&user.id().to_string()).await;
-    log::info!(event = "other_sessions_revoked", user_id = user.id(), count = ended; "other_sessions_revoked");
+    let ended = portal.sessions(db).end_others(user.user_id(), &user.token).await?;
+    portal.fragments.invalidate(&user.user_id().to_string()).await;
+    log::info!(event = "other_sessions_revoked", user_id = user.user_id(), count = ended; "other_sessions_revoked");
     Ok(Flash::success(Redirect::to("/account"), format!("{ended} other session(s) signed out.")))
 }

@@ -11,13 +11,13 @@ use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::views::{self, components::field_error, PageContext};
 use maud::Markup;
-use rocket::form::FromForm;
+use rocket::form::{Errors, FromForm};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Responder, State};
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![signup_page, signup_check, signup_submit, login_page, login_submit, logout]
+    routes![signup_page, check_username, check_email, signup_submit, login_page, login_submit, logout]
 }
 
 #[derive(Responder)]
@@ -57,14 +57,20 @@ fn signup_page(ctx: PageContext, user: Option<CurrentUser>) -> FormResponse {
 }
 
 /// Inline validation while the user types (htmx): the field's message slot.
-#[get("/signup/check/<field>?<username>&<email>")]
-async fn signup_check(field: &str, username: Option<&str>, email: Option<&str>, db: &Db) -> Result<Markup, AppError> {
-    let value = username.or(email).unwrap_or_default();
-    if !matches!(field, "username" | "email") {
-        return Err(AppError::NotFound);
-    }
+async fn check_field(field: &str, value: Result<&str, Errors<'_>>, db: &Db) -> Result<Markup, AppError> {
+    let value = value.map_err(|_| AppError::BadRequest(format!("Send the {field} as text.")))?;
     let message = signup::check_field(db.pool(), field, value).await?;
     Ok(field_error(field, message.as_deref()))
+}
+
+#[get("/signup/check/username?<username>")]
+async fn check_username(username: Result<&str, Errors<'_>>, db: &Db) -> Result<Markup, AppError> {
+    check_field("username", username, db).await
+}
+
+#[get("/signup/check/email?<email>")]
+async fn check_email(email: Result<&str, Errors<'_>>, db: &Db) -> Result<Markup, AppError> {
+    check_field("email", email, db).await
 }
 
 pub fn set_session_cookie(cookies: &CookieJar<'_>, token: String, portal: &Portal) {
@@ -178,8 +184,8 @@ async fn logout(
     portal: &State<Portal>,
 ) -> Result<Flash<Redirect>, AppError> {
     portal.sessions(db).end(&user.token).await?;
-    portal.fragments.invalidate(&user.id().to_string()).await;
+    portal.fragments.invalidate(&user.user_id().to_string()).await;
     cookies.remove(Cookie::build(SESSION_COOKIE).path("/"));
-    log::info!(event = "user_logged_out", user_id = user.id(); "user_logged_out");
+    log::info!(event = "user_logged_out", user_id = user.user_id(); "user_logged_out");
     Ok(Flash::success(Redirect::to("/login"), "You are logged out."))
 }

@@ -17,8 +17,8 @@ pub const SUMMARY_FRAGMENT: &str = "account_summary";
 async fn summary_fragment(user: &CurrentUser, db: &Db, portal: &Portal) -> Result<Markup, AppError> {
     let html = portal
         .fragments
-        .get_or_render(SUMMARY_FRAGMENT, &user.id().to_string(), || async {
-            let summary = accounts::summary(db.pool(), user.id()).await?.ok_or(AppError::NotFound)?;
+        .get_or_render(SUMMARY_FRAGMENT, &user.user_id().to_string(), || async {
+            let summary = accounts::summary(db.pool(), user.user_id()).await?.ok_or(AppError::NotFound)?;
             Ok::<_, AppError>(views::dashboard::account_summary(&summary).into_string())
         })
         .await?;

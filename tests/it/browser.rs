@@ -1,0 +1,147 @@
+//! A user's journey in headless Chromium (Debian's chromium + chromium-driver) against the real
+//! binary: sign up, log out, log in, see the dashboard, sign out.
+use crate::helpers::*;
+use fantoccini::{ClientBuilder, Locator};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+struct Driver(std::process::Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn browser() -> (fantoccini::Client, Driver, tempdir::Dir) {
+    let port = free_port();
+    let driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)"),
+    );
+    let profile = tempdir::Dir::new();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                     "--window-size=1280,900", format!("--user-data-dir={}", profile.0.display())]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&url)
+        .await
+        .expect("a WebDriver session in Chromium");
+    (client, driver, profile)
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!("phaze-chromium-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+async fn fill(c: &fantoccini::Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Waits until the element at `css` shows `expected` (pages swap under htmx, so elements go stale).
+async fn wait_for_text(c: &fantoccini::Client, css: &str, expected: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(element) = c.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if text.contains(expected) {
+                    return;
+                }
+                last = text;
+            }
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {expected:?}; last seen {last:?}");
+}
+
+#[rocket::async_test]
+async fn sign_up_log_out_log_in_and_sign_out_in_chromium() {
+    let server = ServerProcess::start().await;
+    let (c, _driver, _profile) = browser().await;
+
+    c.goto(&server.url("/signup")).await.unwrap();
+    // Inline validation (htmx) while typing a bad username.
+    fill(&c, "#username", "x!").await;
+    fill(&c, "#email", "").await; // moves focus: the username's change event fires
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//small[@id='username-error' and contains(., 'Use 3 to 32')]"))
+        .await
+        .expect("inline validation message");
+
+    fill(&c, "#username", "browser_user").await;
+    fill(&c, "#email", "browser@example.com").await;
+    fill(&c, "#password", PASSWORD).await;
+    fill(&c, "#password_confirm", PASSWORD).await;
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#account-summary", "browser@example.com").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/dashboard"));
+
+    // The page loaded the fingerprinted htmx, and it runs under the CSP.
+    let htmx_src: String = c
+        .execute("return document.querySelector('script[src*=\"htmx.min\"]').getAttribute('src')", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hash = htmx_src.trim_start_matches("/static/htmx.min.").trim_end_matches(".js");
+    assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{htmx_src}");
+    let version = c.execute("return window.htmx && htmx.version", vec![]).await.unwrap();
+    assert_eq!(version, serde_json::json!("2.0.11"));
+
+    c.find(Locator::Css("nav form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main h1", "Log in").await;
+    wait_for_text(&c, ".flash", "You are logged out.").await;
+
+    fill(&c, "#login", "browser_user").await;
+    fill(&c, "#password", PASSWORD).await;
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#account-summary", "browser_user").await;
+    let shot = c.screenshot().await.unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-dashboard.png");
+    std::fs::write(&path, &shot).unwrap();
+    assert!(shot.starts_with(b"\x89PNG"));
+
+    c.find(Locator::Css("nav form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main h1", "Log in").await;
+    c.goto(&server.url("/dashboard")).await.unwrap();
+    wait_for_text(&c, "main h1", "Log in").await; // signed out for real
+    c.close().await.unwrap();
+    let log = server.stop();
+    assert!(!log.contains(PASSWORD));
+}

@@ -1,0 +1,117 @@
+use crate::helpers::*;
+use rocket::http::Status;
+
+#[rocket::async_test]
+async fn healthz_and_readyz_when_all_is_well() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.page("/healthz").await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body, r#"{"status":"ok"}"#);
+    let (status, body) = app.page("/readyz").await;
+    assert_eq!(status, Status::Ok);
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["postgres"], "ok");
+    assert_eq!(ready["redis"], "ok");
+}
+
+#[rocket::async_test]
+async fn readyz_names_a_dead_redis_and_pages_still_work() {
+    let mut app = TestApp::spawn().await;
+    app.redis.stop();
+    let (status, body) = app.page("/readyz").await;
+    assert_eq!(status, Status::ServiceUnavailable);
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["redis"], "down");
+    assert_eq!(ready["postgres"], "ok");
+    assert_eq!(app.page("/healthz").await.0, Status::Ok);
+    assert_eq!(app.sign_up("no_cache_needed").await.status(), Status::SeeOther, "sign-up works without Redis");
+    assert_eq!(app.page("/dashboard").await.0, Status::Ok);
+}
+
+/// A TCP hop between the portal and PostgreSQL that a test can cut and restore.
+struct PgProxy {
+    port: u16,
+    tasks: Vec<rocket::tokio::task::JoinHandle<()>>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<rocket::tokio::task::AbortHandle>>>,
+}
+
+impl PgProxy {
+    async fn start(port: u16) -> Self {
+        let options: sqlx::postgres::PgConnectOptions = admin_database_url().parse().unwrap();
+        let target = format!("{}:{}", options.get_host(), options.get_port());
+        let listener = rocket::tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns = connections.clone();
+        let accept = rocket::tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let task = rocket::tokio::spawn(async move {
+                    if let Ok(mut outbound) = rocket::tokio::net::TcpStream::connect(target).await {
+                        let _ = rocket::tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        PgProxy { port, tasks: vec![accept], connections }
+    }
+
+    fn cut(&mut self) {
+        self.tasks.drain(..).for_each(|t| t.abort());
+        self.connections.lock().unwrap().drain(..).for_each(|c| c.abort());
+    }
+}
+
+#[rocket::async_test]
+async fn postgres_down_gives_503_with_retry_after_and_the_pool_recovers() {
+    let database_url = fresh_database().await;
+    let mut proxy = PgProxy::start(0).await;
+    let proxied = database_url.replacen(
+        &format!(":{}/", {
+            let o: sqlx::postgres::PgConnectOptions = database_url.parse().unwrap();
+            o.get_port()
+        }),
+        &format!(":{}/", proxy.port),
+        1,
+    );
+    let redis = RedisServer::start();
+    let client = rocket::local::asynchronous::Client::tracked(phaze_portal::app::rocket(
+        figment(&proxied, &redis.url()).merge(("databases.portal.connect_timeout", 1)),
+    ))
+    .await
+    .unwrap();
+    let page = client.get("/signup").dispatch().await.into_string().await.unwrap();
+    let body = form_encode(&[
+        ("_csrf", &csrf_in(&page).unwrap()),
+        ("username", "pg_watcher"),
+        ("email", "pg@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ]);
+    let r = client.post("/signup").header(rocket::http::ContentType::Form).body(body).dispatch().await;
+    assert_eq!(r.status(), Status::SeeOther);
+    drop(r);
+
+    proxy.cut();
+    let r = client.get("/readyz").dispatch().await;
+    assert_eq!(r.status(), Status::ServiceUnavailable);
+    let ready: serde_json::Value = serde_json::from_str(&r.into_string().await.unwrap()).unwrap();
+    assert_eq!(ready["postgres"], "down");
+    assert_eq!(ready["redis"], "ok");
+    let r = client.get("/account").dispatch().await;
+    assert_eq!(r.status(), Status::ServiceUnavailable);
+    assert_eq!(header(&r, "Retry-After"), Some("5"));
+    assert!(r.into_string().await.unwrap().contains("briefly unavailable"));
+
+    let _proxy = PgProxy::start(proxy.port).await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if client.get("/account").dispatch().await.status() == Status::Ok {
+            recovered = true;
+            break;
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the pool reconnects by itself");
+}

@@ -1,0 +1,315 @@
+use phaze_portal::{app, config, db};
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use sqlx::PgPool;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const PASSWORD: &str = "violet-tractor-harbour";
+
+pub fn admin_database_url() -> String {
+    std::env::var("PORTAL_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://phaze:phaze@127.0.0.1:5432/phaze".into())
+}
+
+/// A new, empty database, migrated by the portal itself when it ignites.
+pub async fn fresh_database() -> String {
+    let admin_url = admin_database_url();
+    let admin = PgPool::connect(&admin_url).await.expect("PostgreSQL is running (scripts/test.sh starts it)");
+    let name = format!("phaze_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A redis-server of the test's own, killed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        let server = RedisServer { child: Some(child), port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub async fn command(&self, args: &[&str]) -> redis::Value {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query_async(&mut conn).await.unwrap()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub struct TestApp {
+    pub client: Client,
+    pub database_url: String,
+    pub pool: PgPool,
+    pub redis: RedisServer,
+    /// The client address every request of this app comes from (rate limits are per IP).
+    pub ip: SocketAddr,
+}
+
+pub fn random_loopback() -> SocketAddr {
+    let mut b = [0u8; 3];
+    getrandom::fill(&mut b).unwrap();
+    SocketAddr::from(([127, b[0], b[1], b[2].max(2)], 40000))
+}
+
+pub fn figment(database_url: &str, redis_url: &str) -> rocket::figment::Figment {
+    config::figment()
+        .merge(("databases.portal.url", database_url))
+        .merge(("databases.portal.max_connections", 4))
+        .merge(("databases.redis.url", redis_url))
+        .merge(("log_level", "off"))
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|f| f).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment) -> Self {
+        let database_url = fresh_database().await;
+        let redis = RedisServer::start();
+        let client = Client::tracked(app::rocket(configure(figment(&database_url, &redis.url()))))
+            .await
+            .expect("the portal ignites");
+        let pool = PgPool::connect(&database_url).await.unwrap();
+        TestApp { client, database_url, pool, redis, ip: random_loopback() }
+    }
+
+    /// Another instance of the portal on the same PostgreSQL and Redis (as behind a load balancer).
+    pub async fn another_instance(&self) -> Client {
+        Client::tracked(app::rocket(figment(&self.database_url, &self.redis.url()))).await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> LocalResponse<'_> {
+        self.client.get(path.to_owned()).remote(self.ip).dispatch().await
+    }
+
+    /// GET a page; its status and body.
+    pub async fn page(&self, path: &str) -> (Status, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.into_string().await.unwrap_or_default())
+    }
+
+    /// The CSRF token the page at `path` carries in its forms.
+    pub async fn csrf(&self, path: &str) -> String {
+        let (_, body) = self.page(path).await;
+        csrf_in(&body).unwrap_or_else(|| panic!("no CSRF token on {path}"))
+    }
+
+    /// POSTs a form with the CSRF token of the page at `form_page`.
+    pub async fn submit(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        let token = self.csrf(form_page).await;
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(action, form_encode(&all)).await
+    }
+
+    pub async fn post_raw(&self, action: &str, body: impl AsRef<[u8]>) -> LocalResponse<'_> {
+        self.client.post(action.to_owned()).remote(self.ip).header(ContentType::Form).body(body).dispatch().await
+    }
+
+    pub async fn sign_up(&self, username: &str) -> LocalResponse<'_> {
+        let email = format!("{username}@example.com");
+        self.submit(
+            "/signup",
+            "/signup",
+            &[("username", username), ("email", &email), ("password", PASSWORD), ("password_confirm", PASSWORD)],
+        )
+        .await
+    }
+
+    pub async fn log_in(&self, login: &str, password: &str) -> LocalResponse<'_> {
+        self.submit("/login", "/login", &[("login", login), ("password", password)]).await
+    }
+
+    pub async fn log_out(&self) -> LocalResponse<'_> {
+        self.submit("/dashboard", "/logout", &[]).await
+    }
+
+    pub async fn create_admin(&self, username: &str) {
+        db::migrate(&self.pool).await.unwrap();
+        phaze_portal::domain::signup::create_admin(&self.pool, username, &format!("{username}@example.com"), PASSWORD)
+            .await
+            .unwrap();
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.client.cookies().get(phaze_portal::auth::SESSION_COOKIE).map(|c| c.value().to_owned())
+    }
+
+    pub async fn session_count(&self, username: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = $1")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find(r#"name="_csrf" value=""#)? + r#"name="_csrf" value=""#.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+pub fn form_encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent(k.as_bytes()), percent(v.as_bytes())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn percent(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn header<'a>(response: &'a LocalResponse<'_>, name: &str) -> Option<&'a str> {
+    response.headers().get_one(name)
+}
+
+pub fn location(response: &LocalResponse<'_>) -> String {
+    header(response, "Location").unwrap_or_default().to_owned()
+}
+
+pub fn accept_json() -> Header<'static> {
+    Header::new("Accept", "application/json")
+}
+
+/// The real `phaze-portal serve` binary on a free port, with its stdout kept in a file.
+pub struct ServerProcess {
+    child: Child,
+    pub port: u16,
+    pub log_path: std::path::PathBuf,
+    _redis: RedisServer,
+}
+
+impl ServerProcess {
+    pub async fn start() -> Self {
+        let database_url = fresh_database().await;
+        let redis = RedisServer::start();
+        let port = free_port();
+        let log_path = std::env::temp_dir().join(format!("phaze-portal-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_phaze-portal"))
+            .arg("serve")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("DATABASE_URL", &database_url)
+            .env("REDIS_URL", redis.url())
+            .stdout(log)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let server = ServerProcess { child, port, log_path, _redis: redis };
+        for _ in 0..200 {
+            if http(port, "GET", "/healthz", &[], "").0 == 200 {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("phaze-portal did not start");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Stops the server and returns what it logged.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log_path).unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A bare HTTP/1.1 exchange over loopback: (status, headers, body).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, vec![], String::new());
+    };
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers =
+        lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned())).collect();
+    (status, headers, body.to_owned())
+}

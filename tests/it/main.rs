@@ -1,0 +1,15 @@
+//! Integration tests: the real portal against real PostgreSQL and Redis. Each test gets its own
+//! database and its own redis-server process, so tests run in parallel and never share state.
+mod helpers;
+
+mod account;
+mod bad_input;
+mod browser;
+mod fragment_cache;
+mod health;
+mod logs;
+mod rate_limits;
+mod security;
+mod sessions;
+mod signup_login;
+mod static_assets;

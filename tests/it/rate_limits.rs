@@ -1,0 +1,75 @@
+use crate::helpers::*;
+use rocket::http::Status;
+
+#[rocket::async_test]
+async fn five_failed_logins_lock_the_name_even_for_the_right_password() {
+    let app = TestApp::spawn().await;
+    app.sign_up("locked_out").await;
+    app.log_out().await;
+    for attempt in 1..=5 {
+        let r = app.log_in("locked_out", "wrong-password-123").await;
+        assert_eq!(r.status(), Status::UnprocessableEntity, "attempt {attempt}");
+    }
+    let r = app.log_in("locked_out", PASSWORD).await;
+    assert_eq!(r.status(), Status::TooManyRequests);
+    let retry_after: u64 = header(&r, "Retry-After").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body = r.into_string().await.unwrap();
+    assert!(body.contains("Too many attempts. Please try again in"), "a readable page");
+    assert!(app.session_cookie().is_none());
+
+    // The counter lives in Redis, shared by every instance.
+    let other = app.another_instance().await;
+    let page = other.get("/login").remote(app.ip).dispatch().await.into_string().await.unwrap();
+    let body = form_encode(&[("_csrf", &csrf_in(&page).unwrap()), ("login", "locked_out"), ("password", PASSWORD)]);
+    let r = other.post("/login").remote(app.ip).header(rocket::http::ContentType::Form).body(body).dispatch().await;
+    assert_eq!(r.status(), Status::TooManyRequests);
+}
+
+#[rocket::async_test]
+async fn twenty_failures_from_one_ip_block_that_ip() {
+    let app = TestApp::spawn().await;
+    for n in 0..20 {
+        let r = app.log_in(&format!("guess{n}"), "wrong-password-123").await;
+        assert_eq!(r.status(), Status::UnprocessableEntity, "attempt {n}");
+    }
+    assert_eq!(app.log_in("guess_new", "wrong-password-123").await.status(), Status::TooManyRequests);
+}
+
+#[rocket::async_test]
+async fn five_signups_per_hour_per_ip() {
+    let app = TestApp::spawn().await;
+    for n in 0..5 {
+        assert_eq!(app.sign_up(&format!("signup{n}")).await.status(), Status::SeeOther, "signup {n}");
+        app.log_out().await;
+    }
+    let r = app.sign_up("signup5").await;
+    assert_eq!(r.status(), Status::TooManyRequests);
+    assert!(header(&r, "Retry-After").is_some());
+    drop(r);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(users, 5);
+}
+
+#[rocket::async_test]
+async fn with_redis_down_the_in_process_limiter_takes_over() {
+    let mut app = TestApp::spawn().await;
+    app.sign_up("no_redis").await;
+    app.log_out().await;
+    app.redis.stop();
+    // Login still works without Redis...
+    assert_eq!(app.log_in("no_redis", PASSWORD).await.status(), Status::SeeOther);
+    assert_eq!(app.page("/dashboard").await.0, Status::Ok, "served, uncached");
+    app.log_out().await;
+    // ...and brute force is still stopped, by governor in this process.
+    let mut limited = false;
+    for _ in 0..6 {
+        let r = app.log_in("no_redis", "wrong-password-123").await;
+        if r.status() == Status::TooManyRequests {
+            limited = true;
+            assert!(header(&r, "Retry-After").is_some());
+            break;
+        }
+    }
+    assert!(limited, "the fallback limiter refused within six attempts");
+}
