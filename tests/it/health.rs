@@ -28,41 +28,6 @@ async fn readyz_names_a_dead_redis_and_pages_still_work() {
     assert_eq!(app.page("/dashboard").await.0, Status::Ok);
 }
 
-/// A TCP hop between the portal and PostgreSQL that a test can cut and restore.
-struct PgProxy {
-    port: u16,
-    tasks: Vec<rocket::tokio::task::JoinHandle<()>>,
-    connections: std::sync::Arc<std::sync::Mutex<Vec<rocket::tokio::task::AbortHandle>>>,
-}
-
-impl PgProxy {
-    async fn start(port: u16) -> Self {
-        let options: sqlx::postgres::PgConnectOptions = admin_database_url().parse().unwrap();
-        let target = format!("{}:{}", options.get_host(), options.get_port());
-        let listener = rocket::tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let conns = connections.clone();
-        let accept = rocket::tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                let task = rocket::tokio::spawn(async move {
-                    if let Ok(mut outbound) = rocket::tokio::net::TcpStream::connect(target).await {
-                        let _ = rocket::tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        PgProxy { port, tasks: vec![accept], connections }
-    }
-
-    fn cut(&mut self) {
-        self.tasks.drain(..).for_each(|t| t.abort());
-        self.connections.lock().unwrap().drain(..).for_each(|c| c.abort());
-    }
-}
-
 #[rocket::async_test]
 async fn postgres_down_gives_503_with_retry_after_and_the_pool_recovers() {
     let database_url = fresh_database().await;

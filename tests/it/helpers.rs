@@ -237,7 +237,10 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start() -> Self {
-        let database_url = fresh_database().await;
+        Self::start_with(&fresh_database().await, &[]).await
+    }
+
+    pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
         let redis = RedisServer::start();
         let port = free_port();
         let log_path = std::env::temp_dir().join(format!("phaze-portal-{port}.log"));
@@ -247,8 +250,9 @@ impl ServerProcess {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis.url())
+            .envs(env.iter().copied())
             .stdout(log)
             .stderr(Stdio::inherit())
             .spawn()
@@ -312,4 +316,45 @@ pub fn http(
     let headers =
         lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned())).collect();
     (status, headers, body.to_owned())
+}
+
+/// A TCP hop between the portal and PostgreSQL that a test can cut and restore.
+pub struct PgProxy {
+    pub port: u16,
+    tasks: Vec<rocket::tokio::task::JoinHandle<()>>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<rocket::tokio::task::AbortHandle>>>,
+}
+
+impl PgProxy {
+    pub async fn start(port: u16) -> Self {
+        let options: sqlx::postgres::PgConnectOptions = admin_database_url().parse().unwrap();
+        let target = format!("{}:{}", options.get_host(), options.get_port());
+        let listener = rocket::tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conns = connections.clone();
+        let accept = rocket::tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let task = rocket::tokio::spawn(async move {
+                    if let Ok(mut outbound) = rocket::tokio::net::TcpStream::connect(target).await {
+                        let _ = rocket::tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        PgProxy { port, tasks: vec![accept], connections }
+    }
+
+    pub fn cut(&mut self) {
+        self.tasks.drain(..).for_each(|t| t.abort());
+        self.connections.lock().unwrap().drain(..).for_each(|c| c.abort());
+    }
+}
+
+/// `database_url` rewritten to go through the proxy.
+pub fn through(proxy: &PgProxy, database_url: &str) -> String {
+    let options: sqlx::postgres::PgConnectOptions = database_url.parse().unwrap();
+    database_url.replacen(&format!(":{}/", options.get_port()), &format!(":{}/", proxy.port), 1)
 }

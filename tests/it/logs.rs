@@ -66,3 +66,73 @@ async fn request_lines_and_events_are_json_and_secrets_never_appear() {
         assert!(!log.contains(secret), "a secret reached the log");
     }
 }
+
+/// A stand-in Sentry ingestion endpoint on loopback: keeps every request it is sent.
+fn fake_sentry() -> (u16, std::sync::Arc<std::sync::Mutex<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            stream.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&raw));
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        }
+    });
+    (port, received)
+}
+
+#[rocket::async_test]
+async fn a_5xx_reaches_sentry_with_its_request_id_and_without_the_cookie() {
+    let (sentry_port, received) = fake_sentry();
+    let database_url = fresh_database().await;
+    let mut proxy = PgProxy::start(0).await;
+    let dsn = format!("http://publickey@127.0.0.1:{sentry_port}/42");
+    let server = ServerProcess::start_with(&through(&proxy, &database_url), &[("SENTRY_DSN", dsn.as_str())]).await;
+    let port = server.port;
+    let (_, headers, page) = http(port, "GET", "/signup", &[], "");
+    let anon = cookie_from(&headers, "phaze_csrf").unwrap();
+    let body = form_encode(&[
+        ("_csrf", &csrf_in(&page).unwrap()),
+        ("username", "sentry_user"),
+        ("email", "s@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ]);
+    let (_, headers, _) = http(
+        port,
+        "POST",
+        "/signup",
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &format!("phaze_csrf={anon}"))],
+        &body,
+    );
+    let session = cookie_from(&headers, "phaze_session").unwrap();
+
+    proxy.cut();
+    let (status, headers, _) = http(port, "GET", "/account", &[("Cookie", &format!("phaze_session={session}"))], "");
+    assert_eq!(status, 503);
+    let request_id = headers.iter().find(|(k, _)| k == "x-request-id").unwrap().1.clone();
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = received.lock().unwrap().clone();
+        if seen.contains(&request_id) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(seen.contains("/api/42/envelope/"), "an envelope was posted: {seen}");
+    assert!(seen.contains(&format!("\"request_id\":\"{request_id}\"")), "tagged with the request id: {seen}");
+    assert!(!seen.contains(&session), "no session token in Sentry");
+    server.stop();
+}

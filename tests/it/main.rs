@@ -5,6 +5,7 @@ mod helpers;
 mod account;
 mod bad_input;
 mod browser;
+mod cli;
 mod fragment_cache;
 mod health;
 mod logs;
