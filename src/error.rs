@@ -53,6 +53,17 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+impl From<crate::domain::accounts::AccountError> for AppError {
+    fn from(e: crate::domain::accounts::AccountError) -> Self {
+        use crate::domain::accounts::AccountError;
+        match e {
+            AccountError::Invalid(errors) => AppError::BadRequest(errors.0.into_values().collect::<Vec<_>>().join(" ")),
+            AccountError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
+            AccountError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl<'r> Responder<'r, 'static> for AppError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status();

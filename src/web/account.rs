@@ -72,23 +72,21 @@ async fn change_password(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
-    let f = match forms::values(form.0) {
-        Ok(f) => f,
-        Err(errors) => {
-            return Ok(FormResponse::Invalid(unprocessable(
-                render(&ctx, &user, db, None, &errors, &FieldErrors::default()).await?,
-            )))
+    let changed = match forms::values(form.0) {
+        Ok(f) => {
+            let (user_id, username) = (user.user_id(), &user.session.username);
+            accounts::change_password(
+                db.pool(),
+                user_id,
+                username,
+                &f.current_password,
+                &f.password,
+                &f.password_confirm,
+            )
+            .await
         }
+        Err(errors) => Err(AccountError::Invalid(errors)),
     };
-    let changed = accounts::change_password(
-        db.pool(),
-        user.user_id(),
-        &user.session.username,
-        &f.current_password,
-        &f.password,
-        &f.password_confirm,
-    )
-    .await;
     match changed {
         Ok(()) => {
             let ended = portal.sessions(db).end_others(user.user_id(), &user.token).await?;
@@ -96,11 +94,10 @@ async fn change_password(
             let message = format!("Your password is changed. {ended} other session(s) were signed out.");
             Ok(FormResponse::Done(Flash::success(Redirect::to("/account"), message)))
         }
-        Err(AccountError::Invalid(errors)) => Ok(FormResponse::Invalid(unprocessable(
+        Err(AccountError::Invalid(errors)) => Ok(FormResponse::Page(unprocessable(
             render(&ctx, &user, db, None, &errors, &FieldErrors::default()).await?,
         ))),
-        Err(AccountError::RateLimited { retry_after_secs }) => Err(AppError::RateLimited { retry_after_secs }),
-        Err(AccountError::Db(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -112,24 +109,22 @@ async fn change_email(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
-    let f = match forms::values(form.0) {
-        Ok(f) => f,
-        Err(errors) => {
-            return Ok(FormResponse::Invalid(unprocessable(
-                render(&ctx, &user, db, None, &FieldErrors::default(), &errors).await?,
-            )))
-        }
+    let (email, changed) = match forms::values(form.0) {
+        Ok(f) => (
+            Some(f.email.clone()),
+            accounts::change_email(db.pool(), user.user_id(), &f.email, &f.current_password).await,
+        ),
+        Err(errors) => (None, Err(AccountError::Invalid(errors))),
     };
-    match accounts::change_email(db.pool(), user.user_id(), &f.email, &f.current_password).await {
+    match changed {
         Ok(()) => {
             portal.fragments.invalidate(&user.user_id().to_string()).await;
             Ok(FormResponse::Done(Flash::success(Redirect::to("/account"), "Your email address is changed.")))
         }
-        Err(AccountError::Invalid(errors)) => Ok(FormResponse::Invalid(unprocessable(
-            render(&ctx, &user, db, Some(&f.email), &FieldErrors::default(), &errors).await?,
+        Err(AccountError::Invalid(errors)) => Ok(FormResponse::Page(unprocessable(
+            render(&ctx, &user, db, email.as_deref(), &FieldErrors::default(), &errors).await?,
         ))),
-        Err(AccountError::RateLimited { retry_after_secs }) => Err(AppError::RateLimited { retry_after_secs }),
-        Err(AccountError::Db(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -23,7 +23,8 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Responder)]
 pub enum FormResponse {
     Done(Flash<Redirect>),
-    Invalid((Status, Markup)),
+    /// A page with its status: a form shown, or shown again with its errors (422).
+    Page((Status, Markup)),
     Redirect(Redirect),
 }
 
@@ -53,7 +54,7 @@ fn signup_page(ctx: PageContext, user: Option<CurrentUser>) -> FormResponse {
     if user.is_some() {
         return FormResponse::Redirect(Redirect::to("/dashboard"));
     }
-    FormResponse::Invalid((Status::Ok, views::auth::signup(&ctx, &SignupForm::default(), &FieldErrors::default())))
+    FormResponse::Page((Status::Ok, views::auth::signup(&ctx, &SignupForm::default(), &FieldErrors::default())))
 }
 
 /// Inline validation while the user types (htmx): the field's message slot.
@@ -118,7 +119,7 @@ async fn signup_submit(
     let fields = match forms::values(form.0) {
         Ok(f) => f,
         Err(errors) => {
-            return Ok(FormResponse::Invalid(unprocessable(views::auth::signup(&ctx, &SignupForm::default(), &errors))))
+            return Ok(FormResponse::Page(unprocessable(views::auth::signup(&ctx, &SignupForm::default(), &errors))))
         }
     };
     let signup = SignupForm {
@@ -135,7 +136,7 @@ async fn signup_submit(
             Ok(FormResponse::Done(Flash::success(Redirect::to("/dashboard"), welcome)))
         }
         Err(SignupError::Invalid(errors)) => {
-            Ok(FormResponse::Invalid(unprocessable(views::auth::signup(&ctx, &signup, &errors))))
+            Ok(FormResponse::Page(unprocessable(views::auth::signup(&ctx, &signup, &errors))))
         }
         Err(SignupError::Db(e)) => Err(e.into()),
     }
@@ -147,7 +148,7 @@ fn login_page(ctx: PageContext, user: Option<CurrentUser>, next: Option<&str>) -
     if user.is_some() {
         return FormResponse::Redirect(Redirect::to(next.unwrap_or_else(|| "/dashboard".into())));
     }
-    FormResponse::Invalid((Status::Ok, views::auth::login(&ctx, "", next.as_deref(), &FieldErrors::default())))
+    FormResponse::Page((Status::Ok, views::auth::login(&ctx, "", next.as_deref(), &FieldErrors::default())))
 }
 
 #[post("/login", data = "<form>")]
@@ -168,10 +169,9 @@ async fn login_submit(
             Ok(FormResponse::Redirect(Redirect::to(next.unwrap_or_else(|| "/dashboard".into()))))
         }
         Err(AccountError::Invalid(errors)) => {
-            Ok(FormResponse::Invalid(unprocessable(views::auth::login(&ctx, &fields.login, next.as_deref(), &errors))))
+            Ok(FormResponse::Page(unprocessable(views::auth::login(&ctx, &fields.login, next.as_deref(), &errors))))
         }
-        Err(AccountError::RateLimited { retry_after_secs }) => Err(AppError::RateLimited { retry_after_secs }),
-        Err(AccountError::Db(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
