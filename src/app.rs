@@ -54,6 +54,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             let Some(redis) = Redis::fetch(&rocket).map(Redis::connection) else {
                 return Err(rocket);
             };
+            crate::auth::password::warm_up().await;
             let rules = LoginRules::from_config(&config);
             let portal = Portal {
                 sessions: SessionCache::new(redis.clone()),

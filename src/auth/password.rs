@@ -40,6 +40,11 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
     ok && known
 }
 
+/// Computes the dummy hash ahead, so the first login for an unknown name is not the fast one.
+pub async fn warm_up() {
+    let _ = rocket::tokio::task::spawn_blocking(dummy_hash).await;
+}
+
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash_blocking("not a password anyone has"))
