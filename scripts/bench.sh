@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
 start_services
+ensure_secret_key
 install_packages wrk curl
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}

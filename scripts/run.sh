@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
 start_services
+ensure_secret_key
 PROFILE=${PROFILE:-release}
 echo "==> building ($PROFILE)"
 cargo build --profile "$PROFILE" --locked

@@ -4,13 +4,17 @@ use crate::cache::{FragmentCache, RateLimiter, Redis, SessionCache};
 use crate::config::AppConfig;
 use crate::db::{self, Db};
 use crate::domain::accounts::LoginRules;
+use crate::domain::clients::Clients;
+use crate::domain::pki::{self, Pki};
 use crate::domain::sessions::Sessions;
 use crate::telemetry::RequestLog;
+use crate::vault::Vault;
 use crate::web;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
+use std::sync::Arc;
 
 /// The services every request may use, built once at ignite.
 pub struct Portal {
@@ -21,11 +25,24 @@ pub struct Portal {
     pub rules: LoginRules,
     /// The CDN origin of static assets, if any (for the CSP).
     pub asset_origin: String,
+    pub vault: Vault,
+    pub pki: Arc<Pki>,
 }
 
 impl Portal {
     pub fn sessions<'a>(&'a self, db: &'a Db) -> Sessions<'a> {
         Sessions { pool: db.pool(), cache: &self.sessions, config: &self.config }
+    }
+
+    pub fn clients<'a>(&'a self, db: &'a Db) -> Clients<'a> {
+        Clients {
+            pool: db.pool(),
+            vault: &self.vault,
+            pki: &self.pki,
+            max_clients: self.config.max_clients,
+            address_grace_hours: self.config.address_grace_hours,
+            profile_days: self.config.phazevpn_profile_days,
+        }
     }
 }
 
@@ -54,6 +71,23 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             let Some(redis) = Redis::fetch(&rocket).map(Redis::connection) else {
                 return Err(rocket);
             };
+            let vault = match Vault::from_secret(config.secret_key.as_deref()) {
+                Ok(vault) => vault,
+                Err(e) => {
+                    log::error!("{e}");
+                    return Err(rocket);
+                }
+            };
+            let Some(db) = Db::fetch(&rocket) else {
+                return Err(rocket);
+            };
+            let pki = match pki::load_or_create(db.pool(), &vault).await {
+                Ok(pki) => Arc::new(pki),
+                Err(e) => {
+                    log::error!("cannot load the certificate authority: {e}");
+                    return Err(rocket);
+                }
+            };
             crate::auth::password::warm_up().await;
             let rules = LoginRules::from_config(&config);
             let portal = Portal {
@@ -62,6 +96,8 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 limiter: RateLimiter::new(redis, &rules.all()),
                 rules,
                 asset_origin: assets.origin().to_owned(),
+                vault,
+                pki,
                 config,
             };
             Ok(rocket.manage(portal).manage(assets))

@@ -1,5 +1,8 @@
 //! The one binary's commands: serve (default), migrate, create-admin, seed-demo.
+use crate::domain::nodes::{self, NodeError, NodeForm};
+use crate::domain::pki;
 use crate::domain::signup::{self, SignupError};
+use crate::vault::Vault;
 use crate::{app, db, store};
 use clap::{Parser, Subcommand};
 use rocket::figment::Figment;
@@ -25,8 +28,75 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
-    /// Create the demo admin with a random password, printed once, unless an admin exists.
+    /// Create the demo admin (random password, printed once) unless an admin exists, and a
+    /// demo node on 127.0.0.1 unless a node exists.
     SeedDemo,
+    /// Add a VPN node.
+    AddNode(AddNode),
+    /// Write a node's files (wg0.conf, server.conf, ca.crt, server.crt, server.key,
+    /// tls-crypt.key, crl.pem) into a directory.
+    NodeConfig {
+        #[arg(long)]
+        node: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AddNode {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    region: String,
+    /// Public host name or IP address clients connect to.
+    #[arg(long)]
+    host: String,
+    /// IPv4 network of the node's tunnel addresses, e.g. 10.66.0.0/24.
+    #[arg(long)]
+    pool: String,
+    #[arg(long, default_value_t = 51820)]
+    wireguard_port: u16,
+    #[arg(long, default_value_t = 1194)]
+    openvpn_port: u16,
+    #[arg(long, default_value_t = 443)]
+    phazevpn_port: u16,
+    #[arg(long, value_delimiter = ',', default_value = "wireguard,openvpn,phazevpn")]
+    protocols: Vec<String>,
+    #[arg(long, default_value = "1.1.1.1, 1.0.0.1")]
+    dns: String,
+    /// The node's WireGuard public key; omitted, the portal makes the key pair.
+    #[arg(long, default_value = "")]
+    wg_public_key: String,
+}
+
+impl AddNode {
+    fn into_form(self) -> NodeForm {
+        NodeForm {
+            name: self.name,
+            region: self.region,
+            host: self.host,
+            wireguard_port: self.wireguard_port,
+            openvpn_port: self.openvpn_port,
+            phazevpn_port: self.phazevpn_port,
+            protocols: self.protocols,
+            address_pool: self.pool,
+            dns: self.dns,
+            wg_public_key: self.wg_public_key,
+        }
+    }
+}
+
+fn vault(figment: &Figment) -> Result<Vault, String> {
+    let secret: Option<String> = figment.extract_inner("secret_key").ok();
+    Vault::from_secret(secret.as_deref()).map_err(|e| e.to_string())
+}
+
+fn describe_node_error(e: NodeError) -> String {
+    match e {
+        NodeError::Invalid(errors) => errors.0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
 }
 
 async fn pool(figment: &Figment) -> Result<sqlx::PgPool, String> {
@@ -44,6 +114,41 @@ fn describe(e: SignupError) -> String {
         }
         SignupError::Db(e) => format!("database: {e}"),
     }
+}
+
+/// Files with keys are readable by their owner only.
+fn write_private(path: &std::path::Path, content: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(content.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+async fn seed_demo_node(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), String> {
+    if store::nodes::exists(pool).await.map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let form = NodeForm {
+        name: "demo-local".into(),
+        region: "Local demo".into(),
+        host: "127.0.0.1".into(),
+        wireguard_port: 51820,
+        openvpn_port: 1194,
+        phazevpn_port: 443,
+        protocols: vec!["wireguard".into(), "openvpn".into(), "phazevpn".into()],
+        address_pool: "10.66.0.0/24".into(),
+        dns: "1.1.1.1, 1.0.0.1".into(),
+        wg_public_key: String::new(),
+    };
+    nodes::add(pool, &vault(figment)?, &form).await.map_err(describe_node_error)?;
+    println!("Demo node demo-local (127.0.0.1, 10.66.0.0/24) added.");
+    Ok(())
 }
 
 pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
@@ -67,12 +172,31 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
             let pool = pool(&figment).await?;
             if store::users::admin_exists(&pool).await.map_err(|e| e.to_string())? {
                 println!("An admin account already exists; its password was printed when it was created.");
-                return Ok(());
+                return seed_demo_node(&pool, &figment).await;
             }
             let (password, _) = crate::auth::tokens::new_token();
             let password = &password[..20];
             signup::create_admin(&pool, "admin", "admin@example.com", password).await.map_err(describe)?;
             println!("Demo admin created. Log in with:\n  username: admin\n  password: {password}\n(shown only this once; change it on the account page)");
+            seed_demo_node(&pool, &figment).await?;
+        }
+        Command::AddNode(args) => {
+            let pool = pool(&figment).await?;
+            let id = nodes::add(&pool, &vault(&figment)?, &args.into_form()).await.map_err(describe_node_error)?;
+            println!("node added (id {id})");
+        }
+        Command::NodeConfig { node, out } => {
+            let pool = pool(&figment).await?;
+            let vault = vault(&figment)?;
+            let node =
+                store::nodes::find_by_name(&pool, &node).await.map_err(|e| e.to_string())?.ok_or("no such node")?;
+            let pki = pki::load_or_create(&pool, &vault).await.map_err(|e| e.to_string())?;
+            let files = nodes::bundle(&pool, &vault, &pki, &node).await.map_err(describe_node_error)?;
+            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            for (name, content) in files {
+                write_private(&out.join(&name), &content)?;
+            }
+            println!("node files written to {}", out.display());
         }
     }
     Ok(())

@@ -25,6 +25,15 @@ pub struct AppConfig {
     pub signup_window_secs: u64,
     /// A secret: never logged.
     pub sentry_dsn: Option<String>,
+    /// Seals private keys at rest (AES-256-GCM): `PORTAL_SECRET_KEY` (or Rocket's
+    /// `secret_key`), 32+ random bytes in base64. A secret: never logged.
+    pub secret_key: Option<String>,
+    /// Active VPN clients a user may have (until plans set it).
+    pub max_clients: u32,
+    /// A revoked client's address returns to the pool after this long.
+    pub address_grace_hours: i64,
+    /// PhazeVPN profiles are valid this long after download.
+    pub phazevpn_profile_days: i64,
 }
 
 impl Default for AppConfig {
@@ -42,6 +51,10 @@ impl Default for AppConfig {
             signups_per_ip: 5,
             signup_window_secs: 60 * 60,
             sentry_dsn: None,
+            secret_key: None,
+            max_clients: 5,
+            address_grace_hours: 24,
+            phazevpn_profile_days: 90,
         }
     }
 }
@@ -54,6 +67,7 @@ pub fn figment() -> Figment {
         ("REDIS_URL", "databases.redis.url"),
         ("ASSET_BASE_URL", "asset_base_url"),
         ("SENTRY_DSN", "sentry_dsn"),
+        ("PORTAL_SECRET_KEY", "secret_key"),
     ] {
         if let Ok(value) = std::env::var(var) {
             figment = figment.merge((key, value));

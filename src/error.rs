@@ -9,6 +9,8 @@ pub enum AppError {
     BadRequest(String),
     Forbidden(String),
     NotFound,
+    /// The request conflicts with the state of the thing (e.g. revoking twice).
+    Conflict(String),
     RateLimited {
         retry_after_secs: u64,
     },
@@ -24,6 +26,7 @@ impl AppError {
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::Forbidden(_) => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
+            AppError::Conflict(_) => Status::Conflict,
             AppError::RateLimited { .. } => Status::TooManyRequests,
             AppError::Unavailable(_) => Status::ServiceUnavailable,
             AppError::Internal(_) => Status::InternalServerError,
@@ -33,7 +36,7 @@ impl AppError {
     /// The message a user may see.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::BadRequest(m) | AppError::Forbidden(m) => m.clone(),
+            AppError::BadRequest(m) | AppError::Forbidden(m) | AppError::Conflict(m) => m.clone(),
             AppError::RateLimited { retry_after_secs } => views::errors::retry_message(*retry_after_secs),
             AppError::Unavailable(_) | AppError::Internal(_) | AppError::NotFound => {
                 views::errors::default_message(self.status())
@@ -49,6 +52,20 @@ impl From<sqlx::Error> for AppError {
                 AppError::Unavailable(format!("database: {e}"))
             }
             other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<crate::domain::clients::ClientError> for AppError {
+    fn from(e: crate::domain::clients::ClientError) -> Self {
+        use crate::domain::clients::ClientError;
+        match e {
+            ClientError::Invalid(errors) => AppError::BadRequest(errors.0.into_values().collect::<Vec<_>>().join(" ")),
+            ClientError::LimitReached { max } => AppError::Conflict(format!("You already have {max} active clients.")),
+            ClientError::NotFound => AppError::NotFound,
+            ClientError::Revoked => AppError::Conflict("This client is revoked.".into()),
+            ClientError::Db(e) => e.into(),
+            ClientError::Keys(cause) => AppError::Internal(cause),
         }
     }
 }

@@ -10,5 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod store;
 pub mod telemetry;
+pub mod vault;
 pub mod views;
+pub mod vpn;
 pub mod web;

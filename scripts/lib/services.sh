@@ -62,3 +62,16 @@ start_services() {
   start_postgres
   start_redis
 }
+
+# The key that seals private keys at rest. Kept in .secret_key (mode 600, never committed) so the
+# portal can open what it sealed on its last run; PORTAL_SECRET_KEY from the environment wins.
+ensure_secret_key() {
+  if [ -z "${PORTAL_SECRET_KEY:-}" ]; then
+    if [ ! -s .secret_key ]; then
+      (umask 077 && head -c 32 /dev/urandom | base64 > .secret_key)
+      echo "==> made a new secret key in .secret_key (back it up: it seals every private key)"
+    fi
+    PORTAL_SECRET_KEY=$(cat .secret_key)
+    export PORTAL_SECRET_KEY
+  fi
+}

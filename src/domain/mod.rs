@@ -1,5 +1,8 @@
 //! The portal's rules: types, validation and transactions, per feature.
 pub mod accounts;
+pub mod clients;
+pub mod nodes;
+pub mod pki;
 pub mod sessions;
 pub mod signup;
 

@@ -1,4 +1,7 @@
 //! The only place that runs SQL.
+pub mod clients;
+pub mod nodes;
+pub mod pki;
 pub mod sessions;
 pub mod users;
 

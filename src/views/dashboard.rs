@@ -2,17 +2,14 @@ use super::{page, PageContext};
 use crate::store::users::AccountSummary;
 use maud::{html, Markup};
 
-pub fn dashboard(ctx: &PageContext, summary: Markup) -> Markup {
+pub fn dashboard(ctx: &PageContext, summary: Markup, clients: Markup) -> Markup {
     page(
         ctx,
         "Dashboard",
         html! {
             h1 { "Dashboard" }
             (summary)
-            section #clients {
-                h2 { "VPN clients" }
-                p { "Creating WireGuard, OpenVPN and PhazeVPN clients arrives with the next release." }
-            }
+            (clients)
         },
     )
 }

@@ -8,6 +8,7 @@ pub fn default_message(status: Status) -> String {
         401 => "Please log in to see this page.",
         403 => "You are not allowed to do that. If you submitted a form, reload the page and try again.",
         404 => "There is nothing here.",
+        409 => "That cannot be done in the current state.",
         413 => "That is more data than we accept.",
         422 => "Some of what you sent is not valid.",
         429 => "Too many attempts. Please wait a while and try again.",

@@ -2,6 +2,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod components;
 pub mod dashboard;
 pub mod errors;

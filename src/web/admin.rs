@@ -1,15 +1,27 @@
+use super::auth::FormResponse;
+use super::forms;
+use super::responses::unprocessable;
 use crate::app::Portal;
 use crate::auth::Admin;
+use crate::auth::CsrfForm;
 use crate::db::Db;
+use crate::domain::{
+    self,
+    nodes::{NodeError, NodeForm},
+    FieldErrors,
+};
 use crate::error::AppError;
 use crate::store;
 use crate::views::{self, admin::AdminOverview, PageContext};
+use crate::vpn::Protocol;
 use maud::Markup;
-use rocket::{get, routes, State};
+use rocket::form::FromForm;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, State};
 use std::sync::atomic::Ordering;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![overview]
+    routes![overview, nodes, add_node]
 }
 
 #[get("/admin")]
@@ -22,4 +34,85 @@ async fn overview(_admin: Admin, ctx: PageContext, db: &Db, portal: &State<Porta
         cache_bypasses: stats.bypasses.load(Ordering::Relaxed),
     };
     Ok(views::admin::overview(&ctx, &overview))
+}
+
+#[derive(FromForm)]
+struct NodeFields {
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    region: String,
+    #[field(default = String::new())]
+    host: String,
+    #[field(default = String::new())]
+    address_pool: String,
+    #[field(default = 51820)]
+    wireguard_port: u16,
+    #[field(default = 1194)]
+    openvpn_port: u16,
+    #[field(default = 443)]
+    phazevpn_port: u16,
+    protocols: Vec<String>,
+    #[field(default = String::new())]
+    dns: String,
+    #[field(default = String::new())]
+    wg_public_key: String,
+}
+
+fn blank_node_form() -> NodeForm {
+    NodeForm {
+        wireguard_port: 51820,
+        openvpn_port: 1194,
+        phazevpn_port: 443,
+        protocols: Protocol::ALL.iter().map(|p| p.as_str().to_owned()).collect(),
+        dns: "1.1.1.1, 1.0.0.1".into(),
+        ..Default::default()
+    }
+}
+
+#[get("/admin/nodes")]
+async fn nodes(_admin: Admin, ctx: PageContext, db: &Db) -> Result<Markup, AppError> {
+    let list = store::nodes::list(db.pool()).await?;
+    Ok(views::admin::nodes(&ctx, &list, &blank_node_form(), &FieldErrors::default()))
+}
+
+#[post("/admin/nodes", data = "<form>")]
+async fn add_node(
+    form: CsrfForm<'_, NodeFields>,
+    admin: Admin,
+    ctx: PageContext,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<FormResponse, AppError> {
+    let (node, added) = match forms::values(form.0) {
+        Ok(f) => {
+            let node = NodeForm {
+                name: f.name.trim().to_owned(),
+                region: f.region,
+                host: f.host.trim().to_owned(),
+                wireguard_port: f.wireguard_port,
+                openvpn_port: f.openvpn_port,
+                phazevpn_port: f.phazevpn_port,
+                protocols: f.protocols,
+                address_pool: f.address_pool.trim().to_owned(),
+                dns: f.dns,
+                wg_public_key: f.wg_public_key.trim().to_owned(),
+            };
+            let added = domain::nodes::add(db.pool(), &portal.vault, &node).await;
+            (node, added)
+        }
+        Err(errors) => (blank_node_form(), Err(NodeError::Invalid(errors))),
+    };
+    match added {
+        Ok(_) => {
+            log::info!(event = "admin_node_added", admin_id = admin.0.user_id(); "admin_node_added");
+            Ok(FormResponse::Done(Flash::success(Redirect::to("/admin/nodes"), format!("Node {} added.", node.name))))
+        }
+        Err(NodeError::Invalid(errors)) => {
+            let list = store::nodes::list(db.pool()).await?;
+            Ok(FormResponse::Page(unprocessable(views::admin::nodes(&ctx, &list, &node, &errors))))
+        }
+        Err(NodeError::Db(e)) => Err(e.into()),
+        Err(NodeError::Setup(e)) => Err(AppError::Internal(e.to_string())),
+    }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod assets;
 mod auth;
 mod catchers;
+mod clients;
 pub mod context;
 mod dashboard;
 mod forms;
@@ -19,6 +20,7 @@ pub fn routes() -> Vec<rocket::Route> {
         public::routes(),
         auth::routes(),
         dashboard::routes(),
+        clients::routes(),
         account::routes(),
         admin::routes(),
         health::routes(),

@@ -23,6 +23,18 @@ impl<'r> Responder<'r, 'static> for PublicPage {
     }
 }
 
+/// Whether htmx sent the request (`HX-Request: true`): answer with a fragment.
+pub struct HxRequest(pub bool);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for HxRequest {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(HxRequest(req.headers().get_one("HX-Request") == Some("true")))
+    }
+}
+
 /// A re-rendered form with its field errors.
 pub fn unprocessable(markup: maud::Markup) -> (Status, maud::Markup) {
     (Status::UnprocessableEntity, markup)

@@ -358,3 +358,50 @@ pub fn through(proxy: &PgProxy, database_url: &str) -> String {
     let options: sqlx::postgres::PgConnectOptions = database_url.parse().unwrap();
     database_url.replacen(&format!(":{}/", options.get_port()), &format!(":{}/", proxy.port), 1)
 }
+
+impl TestApp {
+    /// Adds a node the way an admin does, with the portal's own vault.
+    pub async fn add_node(&self, name: &str, host: &str, pool: &str) -> i64 {
+        let portal = self.client.rocket().state::<phaze_portal::app::Portal>().unwrap();
+        let form = phaze_portal::domain::nodes::NodeForm {
+            name: name.into(),
+            region: "Test".into(),
+            host: host.into(),
+            wireguard_port: 51820,
+            openvpn_port: 1194,
+            phazevpn_port: 443,
+            protocols: vec!["wireguard".into(), "openvpn".into(), "phazevpn".into()],
+            address_pool: pool.into(),
+            dns: "9.9.9.9".into(),
+            wg_public_key: String::new(),
+        };
+        phaze_portal::domain::nodes::add(&self.pool, &portal.vault, &form).await.unwrap()
+    }
+
+    /// Creates a client through the dashboard form (no JavaScript); its id.
+    pub async fn create_client(&self, name: &str, protocol: &str) -> uuid::Uuid {
+        let r = self.submit("/dashboard", "/clients", &[("name", name), ("protocol", protocol), ("node", "")]).await;
+        assert_eq!(r.status(), Status::SeeOther, "creating {name}");
+        drop(r);
+        sqlx::query_scalar("SELECT id FROM clients WHERE name = $1 AND status = 'active'")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn download(&self, id: uuid::Uuid) -> (Status, Option<String>, Option<String>, String) {
+        let r = self.get(&format!("/clients/{id}/config")).await;
+        let status = r.status();
+        let disposition = header(&r, "Content-Disposition").map(str::to_owned);
+        let content_type = header(&r, "Content-Type").map(str::to_owned);
+        (status, disposition, content_type, r.into_string().await.unwrap_or_default())
+    }
+}
+
+/// The text between `<tag>` and `</tag>` of an .ovpn file.
+pub fn inline_block(ovpn: &str, tag: &str) -> String {
+    let start = ovpn.find(&format!("<{tag}>\n")).unwrap() + tag.len() + 3;
+    let end = ovpn.find(&format!("</{tag}>")).unwrap();
+    ovpn[start..end].to_owned()
+}

@@ -6,6 +6,7 @@ mod account;
 mod bad_input;
 mod browser;
 mod cli;
+mod clients;
 mod fragment_cache;
 mod health;
 mod logs;

@@ -1,0 +1,319 @@
+//! VPN clients: create (within the user's limit, with a unique address), configs, rename, revoke.
+use super::pki::Pki;
+use super::FieldErrors;
+use crate::store::clients::{Client, ClientConflict, ClientSummary, NewClient};
+use crate::store::nodes::Node;
+use crate::store::{self};
+use crate::vault::{Vault, VaultError};
+use crate::vpn::{keys::KeyPair, openvpn, phazevpn, pool::Pool, qr, wireguard, Protocol};
+use sqlx::PgPool;
+use std::net::Ipv4Addr;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+pub const NAME_MAX: usize = 50;
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientForm {
+    pub name: String,
+    pub protocol: String,
+    /// None: the first node that serves the protocol.
+    pub node_id: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid client")]
+    Invalid(FieldErrors),
+    #[error("client limit reached")]
+    LimitReached { max: u32 },
+    #[error("no such client")]
+    NotFound,
+    #[error("the client is revoked")]
+    Revoked,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("client keys: {0}")]
+    Keys(String),
+}
+
+impl From<VaultError> for ClientError {
+    fn from(e: VaultError) -> Self {
+        ClientError::Keys(e.to_string())
+    }
+}
+
+impl From<openvpn::PkiError> for ClientError {
+    fn from(e: openvpn::PkiError) -> Self {
+        ClientError::Keys(e.to_string())
+    }
+}
+
+/// `^[A-Za-z0-9_-]{3,50}$`
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = (3..=NAME_MAX).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err("Use 3 to 50 letters, digits, '_' or '-'.".into())
+    }
+}
+
+fn key_owner(id: Uuid) -> String {
+    format!("client:{id}")
+}
+
+/// A downloadable config.
+pub struct ConfigFile {
+    pub file_name: String,
+    /// (top, sub) media type.
+    pub media_type: (&'static str, &'static str),
+    pub body: String,
+}
+
+/// What the client page shows.
+pub struct ClientDetails {
+    pub client: Client,
+    /// QR code (SVG) of the WireGuard config or the PhazeVPN URI.
+    pub qr_svg: Option<String>,
+    pub uri: Option<String>,
+}
+
+pub struct Clients<'a> {
+    pub pool: &'a PgPool,
+    pub vault: &'a Vault,
+    pub pki: &'a Pki,
+    pub max_clients: u32,
+    pub address_grace_hours: i64,
+    pub profile_days: i64,
+}
+
+impl Clients<'_> {
+    async fn choose_node(&self, protocol: Protocol, node_id: Option<i64>) -> Result<Node, ClientError> {
+        let nodes = store::nodes::list(self.pool).await?;
+        let chosen = match node_id {
+            Some(id) => nodes.into_iter().find(|n| n.id == id),
+            None => nodes.into_iter().find(|n| n.serves(protocol.as_str())),
+        };
+        match chosen {
+            Some(node) if node.serves(protocol.as_str()) => Ok(node),
+            Some(_) => Err(ClientError::Invalid(FieldErrors::single(
+                "node",
+                format!("That server does not offer {}.", protocol.label()),
+            ))),
+            None if node_id.is_some() => {
+                Err(ClientError::Invalid(FieldErrors::single("node", "Choose a server from the list.")))
+            }
+            None => Err(ClientError::Invalid(FieldErrors::single(
+                "protocol",
+                format!("No server offers {} yet.", protocol.label()),
+            ))),
+        }
+    }
+
+    pub async fn create(&self, user_id: i64, form: &ClientForm) -> Result<Uuid, ClientError> {
+        let mut errors = FieldErrors::default();
+        if let Err(m) = check_name(&form.name) {
+            errors.add("name", m);
+        }
+        let protocol = Protocol::parse(&form.protocol);
+        if protocol.is_none() {
+            errors.add("protocol", "Choose WireGuard, OpenVPN or PhazeVPN.");
+        }
+        let Some(protocol) = protocol.filter(|_| errors.is_empty()) else {
+            return Err(ClientError::Invalid(errors));
+        };
+        let node = self.choose_node(protocol, form.node_id).await?;
+        let id = Uuid::new_v4();
+        // Keys are made before the transaction, so it holds the user's lock only briefly.
+        let (public_key, sealed, cert) = match protocol {
+            Protocol::Wireguard | Protocol::Phazevpn => {
+                let pair = KeyPair::generate();
+                (Some(pair.public_b64()), self.vault.seal(pair.private_b64().as_bytes(), &key_owner(id)), None)
+            }
+            Protocol::Openvpn => {
+                let issued = self.pki.ca.issue_client(&id.to_string())?;
+                (
+                    None,
+                    self.vault.seal(issued.key_pem.as_bytes(), &key_owner(id)),
+                    Some((issued.cert_pem, issued.serial)),
+                )
+            }
+        };
+        let address_pool = Pool::parse(&node.address_pool).ok_or_else(|| ClientError::Keys("node pool".into()))?;
+        // Two users may pick the same free address at once: the unique constraint decides, the loser retries.
+        for _ in 0..16 {
+            let mut tx = self.pool.begin().await?;
+            store::clients::lock_user(&mut tx, user_id).await?;
+            if store::clients::count_active(&mut tx, user_id).await? >= i64::from(self.max_clients) {
+                return Err(ClientError::LimitReached { max: self.max_clients });
+            }
+            let address = if protocol.needs_address() {
+                store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
+                let taken: Vec<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
+                    .await?
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                let Some(free) = address_pool.first_free(&taken) else {
+                    return Err(ClientError::Invalid(FieldErrors::single(
+                        "node",
+                        "This server is full; choose another.",
+                    )));
+                };
+                Some(free.to_string())
+            } else {
+                None
+            };
+            let new = NewClient {
+                id,
+                user_id,
+                node_id: node.id,
+                name: &form.name,
+                protocol: protocol.as_str(),
+                public_key: public_key.as_deref(),
+                private_key_sealed: &sealed,
+                cert_pem: cert.as_ref().map(|c| c.0.as_str()),
+                cert_serial: cert.as_ref().map(|c| c.1.as_str()),
+                address: address.as_deref(),
+            };
+            match store::clients::insert(&mut tx, &new).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    log::info!(event = "client_created", user_id = user_id, protocol = protocol.as_str(); "client_created");
+                    return Ok(id);
+                }
+                Err(ClientConflict::Name) => {
+                    return Err(ClientError::Invalid(FieldErrors::single(
+                        "name",
+                        "You already have a client with this name.",
+                    )))
+                }
+                Err(ClientConflict::Address) => continue,
+                Err(ClientConflict::Db(e)) => return Err(e.into()),
+            }
+        }
+        Err(ClientError::Db(sqlx::Error::PoolTimedOut))
+    }
+
+    pub async fn list(&self, user_id: i64) -> Result<Vec<ClientSummary>, ClientError> {
+        Ok(store::clients::list_for_user(self.pool, user_id).await?)
+    }
+
+    async fn find(&self, user_id: i64, id: Uuid) -> Result<(Client, Node), ClientError> {
+        let client = store::clients::find_for_user(self.pool, user_id, id).await?.ok_or(ClientError::NotFound)?;
+        let node = store::nodes::find(self.pool, client.node_id).await?.ok_or(ClientError::NotFound)?;
+        Ok((client, node))
+    }
+
+    /// The client's config file; only its owner gets it, and only while it is active.
+    pub async fn config(&self, user_id: i64, id: Uuid) -> Result<ConfigFile, ClientError> {
+        let (client, node) = self.find(user_id, id).await?;
+        if client.status != "active" {
+            return Err(ClientError::Revoked);
+        }
+        self.render_config(&client, &node)
+    }
+
+    fn render_config(&self, client: &Client, node: &Node) -> Result<ConfigFile, ClientError> {
+        let private = self.vault.open_string(&client.private_key_sealed, &key_owner(client.id))?;
+        let address =
+            || client.address.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()).ok_or(ClientError::NotFound);
+        match Protocol::parse(&client.protocol) {
+            Some(Protocol::Wireguard) => Ok(ConfigFile {
+                file_name: format!("{}.conf", client.name),
+                media_type: ("text", "plain"),
+                body: wireguard::client_config(&wireguard::ClientConfig {
+                    private_key: &private,
+                    address: address()?,
+                    dns: &node.dns,
+                    server_public_key: &node.wg_public_key,
+                    endpoint: &format!("{}:{}", node.host, node.wireguard_port),
+                }),
+            }),
+            Some(Protocol::Openvpn) => Ok(ConfigFile {
+                file_name: format!("{}.ovpn", client.name),
+                media_type: ("application", "x-openvpn-profile"),
+                body: openvpn::client_profile(&openvpn::ClientProfile {
+                    remote_host: &node.host,
+                    remote_port: node.openvpn_port as u16,
+                    ca_pem: &self.pki.ca_cert_pem,
+                    cert_pem: client.cert_pem.as_deref().unwrap_or_default(),
+                    key_pem: &private,
+                    tls_crypt_key: &self.pki.tls_crypt_key,
+                }),
+            }),
+            Some(Protocol::Phazevpn) => Ok(ConfigFile {
+                file_name: format!("{}.phazevpn.json", client.name),
+                media_type: ("application", "json"),
+                body: self.profile(client, node, &private, address()?).to_json(),
+            }),
+            None => Err(ClientError::NotFound),
+        }
+    }
+
+    fn profile(&self, client: &Client, node: &Node, private: &str, address: Ipv4Addr) -> phazevpn::Profile {
+        phazevpn::Profile {
+            version: phazevpn::VERSION,
+            client_id: client.id.to_string(),
+            name: client.name.clone(),
+            endpoints: vec![phazevpn::Endpoint { host: node.host.clone(), port: node.phazevpn_port as u16 }],
+            client_private_key: private.to_owned(),
+            client_public_key: client.public_key.clone().unwrap_or_default(),
+            server_public_key: node.wg_public_key.clone(),
+            address: format!("{address}/32"),
+            dns: node.dns.split(',').map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
+            expires_at: (OffsetDateTime::now_utc() + Duration::days(self.profile_days))
+                .replace_nanosecond(0)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        }
+    }
+
+    pub async fn details(&self, user_id: i64, id: Uuid) -> Result<ClientDetails, ClientError> {
+        let (client, node) = self.find(user_id, id).await?;
+        if client.status != "active" {
+            return Ok(ClientDetails { client, qr_svg: None, uri: None });
+        }
+        let (qr_svg, uri) = match Protocol::parse(&client.protocol) {
+            Some(Protocol::Wireguard) => (qr::svg(&self.render_config(&client, &node)?.body), None),
+            Some(Protocol::Phazevpn) => {
+                let private = self.vault.open_string(&client.private_key_sealed, &key_owner(client.id))?;
+                let address = client.address.as_deref().and_then(|a| a.parse().ok()).ok_or(ClientError::NotFound)?;
+                let uri = self.profile(&client, &node, &private, address).to_uri();
+                (qr::svg(&uri), Some(uri))
+            }
+            _ => (None, None),
+        };
+        Ok(ClientDetails { client, qr_svg, uri })
+    }
+
+    pub async fn rename(&self, user_id: i64, id: Uuid, name: &str) -> Result<(), ClientError> {
+        check_name(name).map_err(|m| ClientError::Invalid(FieldErrors::single("name", m)))?;
+        match store::clients::rename(self.pool, user_id, id, name).await {
+            Ok(true) => Ok(()),
+            Ok(false) => match store::clients::find_for_user(self.pool, user_id, id).await? {
+                Some(_) => Err(ClientError::Revoked),
+                None => Err(ClientError::NotFound),
+            },
+            Err(ClientConflict::Name) => {
+                Err(ClientError::Invalid(FieldErrors::single("name", "You already have a client with this name.")))
+            }
+            Err(ClientConflict::Address) => Err(ClientError::NotFound),
+            Err(ClientConflict::Db(e)) => Err(e.into()),
+        }
+    }
+
+    /// A state change, never a delete: the client stays listed as revoked, its certificate goes
+    /// on the CRL and its address is released after the grace period.
+    pub async fn revoke(&self, user_id: i64, id: Uuid) -> Result<(), ClientError> {
+        if store::clients::revoke(self.pool, user_id, id).await? {
+            log::info!(event = "client_revoked", user_id = user_id; "client_revoked");
+            return Ok(());
+        }
+        match store::clients::find_for_user(self.pool, user_id, id).await? {
+            Some(_) => Err(ClientError::Revoked),
+            None => Err(ClientError::NotFound),
+        }
+    }
+}

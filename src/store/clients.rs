@@ -1,0 +1,196 @@
+use super::violated_constraint;
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A client with what its config needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Client {
+    pub id: Uuid,
+    pub user_id: i64,
+    pub node_id: i64,
+    pub name: String,
+    pub protocol: String,
+    pub status: String,
+    pub public_key: Option<String>,
+    pub private_key_sealed: Vec<u8>,
+    pub cert_pem: Option<String>,
+    pub cert_serial: Option<String>,
+    pub address: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub node_name: String,
+    pub node_region: String,
+}
+
+/// A client as listed on the dashboard.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub protocol: String,
+    pub status: String,
+    pub address: Option<String>,
+    pub node_name: String,
+    pub node_region: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+pub struct NewClient<'a> {
+    pub id: Uuid,
+    pub user_id: i64,
+    pub node_id: i64,
+    pub name: &'a str,
+    pub protocol: &'a str,
+    pub public_key: Option<&'a str>,
+    pub private_key_sealed: &'a [u8],
+    pub cert_pem: Option<&'a str>,
+    pub cert_serial: Option<&'a str>,
+    pub address: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConflict {
+    #[error("name in use")]
+    Name,
+    #[error("address in use")]
+    Address,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn conflict(e: sqlx::Error) -> ClientConflict {
+    match violated_constraint(&e).as_deref() {
+        Some("clients_active_name_key") => ClientConflict::Name,
+        Some("clients_address_key") => ClientConflict::Address,
+        _ => ClientConflict::Db(e),
+    }
+}
+
+/// Serialises client changes of one user (the limit check and the insert happen under it).
+pub async fn lock_user(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn count_active(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM clients WHERE user_id = $1 AND status = 'active'")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Gives revoked clients' addresses back to the pool once their grace period is over.
+pub async fn release_addresses(conn: &mut PgConnection, node_id: i64, grace_hours: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE clients SET address = NULL WHERE node_id = $1 AND status = 'revoked' AND address IS NOT NULL \
+         AND revoked_at < now() - make_interval(hours => $2::int)",
+    )
+    .bind(node_id)
+    .bind(grace_hours as i32)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn taken_addresses(conn: &mut PgConnection, node_id: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT address FROM clients WHERE node_id = $1 AND address IS NOT NULL")
+        .bind(node_id)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn insert(conn: &mut PgConnection, c: &NewClient<'_>) -> Result<(), ClientConflict> {
+    sqlx::query(
+        "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
+         cert_serial, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(c.id)
+    .bind(c.user_id)
+    .bind(c.node_id)
+    .bind(c.name)
+    .bind(c.protocol)
+    .bind(c.public_key)
+    .bind(c.private_key_sealed)
+    .bind(c.cert_pem)
+    .bind(c.cert_serial)
+    .bind(c.address)
+    .execute(conn)
+    .await
+    .map_err(conflict)?;
+    Ok(())
+}
+
+pub async fn list_for_user(pool: &PgPool, user_id: i64) -> sqlx::Result<Vec<ClientSummary>> {
+    sqlx::query_as::<_, ClientSummary>(
+        "SELECT c.id, c.name, c.protocol, c.status, c.address, n.name::text AS node_name, n.region AS node_region, \
+         c.created_at, c.revoked_at FROM clients c JOIN nodes n ON n.id = c.node_id \
+         WHERE c.user_id = $1 ORDER BY c.status, c.created_at LIMIT 200",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// The user's client: someone else's is simply not found.
+pub async fn find_for_user(pool: &PgPool, user_id: i64, id: Uuid) -> sqlx::Result<Option<Client>> {
+    sqlx::query_as::<_, Client>(
+        "SELECT c.id, c.user_id, c.node_id, c.name, c.protocol, c.status, c.public_key, c.private_key_sealed, \
+         c.cert_pem, c.cert_serial, c.address, c.created_at, c.revoked_at, n.name::text AS node_name, \
+         n.region AS node_region FROM clients c JOIN nodes n ON n.id = c.node_id WHERE c.id = $1 AND c.user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Renames an active client of the user; false if there is none.
+pub async fn rename(pool: &PgPool, user_id: i64, id: Uuid, name: &str) -> Result<bool, ClientConflict> {
+    let done = sqlx::query(
+        "UPDATE clients SET name = $3, updated_at = now() WHERE id = $1 AND user_id = $2 AND status = 'active'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(name)
+    .execute(pool)
+    .await
+    .map_err(conflict)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes an active client of the user; false if there is no active one.
+pub async fn revoke(pool: &PgPool, user_id: i64, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE clients SET status = 'revoked', revoked_at = now(), updated_at = now() \
+         WHERE id = $1 AND user_id = $2 AND status = 'active'",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Serial numbers of revoked OpenVPN client certificates, for the CRL.
+pub async fn revoked_serials(pool: &PgPool) -> sqlx::Result<Vec<(String, OffsetDateTime)>> {
+    sqlx::query_as(
+        "SELECT cert_serial, revoked_at FROM clients WHERE status = 'revoked' AND cert_serial IS NOT NULL ORDER BY revoked_at",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The node's active WireGuard-style peers: (public key, address).
+pub async fn active_peers(pool: &PgPool, node_id: i64, protocol: &str) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
+         WHERE c.node_id = $1 AND c.protocol = $2 AND c.status = 'active' AND u.status = 'active' \
+         AND c.public_key IS NOT NULL AND c.address IS NOT NULL ORDER BY c.created_at",
+    )
+    .bind(node_id)
+    .bind(protocol)
+    .fetch_all(pool)
+    .await
+}

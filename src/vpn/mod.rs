@@ -1,0 +1,45 @@
+//! VPN keys and config files: pure functions, no I/O.
+pub mod keys;
+pub mod openvpn;
+pub mod phazevpn;
+pub mod pool;
+pub mod qr;
+pub mod wireguard;
+
+/// The protocols a client can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Wireguard,
+    Openvpn,
+    Phazevpn,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Wireguard, Protocol::Openvpn, Protocol::Phazevpn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Wireguard => "wireguard",
+            Protocol::Openvpn => "openvpn",
+            Protocol::Phazevpn => "phazevpn",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Wireguard => "WireGuard",
+            Protocol::Openvpn => "OpenVPN",
+            Protocol::Phazevpn => "PhazeVPN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Whether clients of this protocol get an address from the node's pool.
+    pub fn needs_address(self) -> bool {
+        !matches!(self, Protocol::Openvpn)
+    }
+}
