@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
 start_services
-install_packages chromium chromium-driver
+install_packages chromium chromium-driver wireguard-go wireguard-tools openvpn openssl iproute2 iputils-ping
 export PORTAL_TEST_DATABASE_URL=$DATABASE_URL
 # Databases left by an earlier, interrupted run.
 runuser -u postgres -- psql -q -p "$PG_PORT" -tAc \

@@ -15,3 +15,4 @@ mod security;
 mod sessions;
 mod signup_login;
 mod static_assets;
+mod tunnels;
