@@ -25,8 +25,10 @@ psql_admin=(runuser -u postgres -- psql -q -p "$PG_PORT" -v ON_ERROR_STOP=1)
 export DATABASE_URL=postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
 "$bin" migrate
+"$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 >/dev/null
 
-ROCKET_PORT=$PORT ROCKET_LOG_LEVEL=off "$bin" serve >/dev/null 2>&1 &
+# The bench user may have many clients (300 are created below).
+PORTAL_MAX_CLIENTS=1000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 
@@ -74,6 +76,36 @@ measure "GET / (public page)" "$BASE/"
 measure "GET /dashboard (signed in, fragment cache warm)" -H "Cookie: phaze_session=$session" "$BASE/dashboard"
 measure "POST /login failing (rate-limit path)" -s "$work/login.lua" "$BASE/login"
 
+csrf_of() { # session → the CSRF token of its dashboard
+  curl -s -b "phaze_session=$1" "$BASE/dashboard" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//'
+}
+echo "==> timing 100 client creations per protocol"
+token=$(csrf_of "$session")
+creations=()
+for proto in wireguard openvpn phazevpn; do
+  : >"$work/$proto.times"
+  for i in $(seq 1 100); do
+    curl -s -o /dev/null -w '%{time_total}\n' -b "phaze_session=$session" \
+      -d "_csrf=$token&name=$proto-$i&protocol=$proto" "$BASE/clients" >>"$work/$proto.times"
+  done
+  made=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM clients WHERE protocol = '$proto'")
+  p50=$(sort -n "$work/$proto.times" | awk 'NR == 50 { printf "%.1f ms", $1 * 1000 }')
+  p99=$(sort -n "$work/$proto.times" | awk 'NR == 99 { printf "%.1f ms", $1 * 1000 }')
+  creations+=("| $proto | $made | $p50 | $p99 |")
+done
+
+# A second user with exactly five clients, for the dashboard figure.
+jar5=$work/jar5
+csrf=$(curl -s -c "$jar5" "$BASE/signup" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+curl -s -b "$jar5" -c "$jar5" -o /dev/null -d "_csrf=$csrf&username=bench5&email=bench5%40example.com&password=violet-tractor-harbour&password_confirm=violet-tractor-harbour" "$BASE/signup"
+session5=$(awk '$6 == "phaze_session" {print $7}' "$jar5")
+token5=$(csrf_of "$session5")
+for proto in wireguard openvpn phazevpn wireguard phazevpn; do
+  curl -s -o /dev/null -b "phaze_session=$session5" -d "_csrf=$token5&name=device-$RANDOM&protocol=$proto" "$BASE/clients"
+done
+curl -sf -b "phaze_session=$session5" "$BASE/dashboard" | grep -q "5 of 1000 active clients"
+measure "GET /dashboard (signed in, 5 VPN clients)" -H "Cookie: phaze_session=$session5" "$BASE/dashboard"
+
 base_rps=$(cut -d'|' -f2 <<<"${results[0]}")
 echo
 echo "| request | req/s | p50 | p99 | non-2xx/3xx | vs /healthz |"
@@ -83,5 +115,10 @@ for row in "${results[@]}"; do
   ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
   echo "| $name | $rps | $p50 | $p99 | $codes | ${ratio}x |"
 done
+echo
+echo "Client creation over HTTP (100 per protocol, one at a time; includes keys, certificate, address):"
+echo "| protocol | created | p50 | p99 |"
+echo "|---|---:|---:|---:|"
+printf '%s\n' "${creations[@]}"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk and the portal share it."

@@ -40,7 +40,7 @@ pub fn clients_section(csrf: &str, s: &ClientsSection) -> Markup {
                                 td { (c.node_name) " (" (c.node_region) ")" }
                                 td { (c.address.as_deref().unwrap_or("—")) }
                                 td { @if c.status == "active" { "Active" } @else { "Revoked" } }
-                                td { @if c.status == "active" { a href={ "/clients/" (c.id) "/config" } download { "Download" } } }
+                                td { @if c.status == "active" { a href={ "/clients/" (c.id) "/config" } download hx-boost="false" { "Download" } } }
                             }
                         }
                     }
@@ -98,7 +98,7 @@ pub fn client_page(ctx: &PageContext, d: &ClientDetails, rename_errors: &FieldEr
                 dt { "Status" } dd #client-status { @if active { "Active" } @else { "Revoked" @if let Some(at) = c.revoked_at { " on " (date(at)) } } }
             }
             @if active {
-                p { a role="button" href={ "/clients/" (c.id) "/config" } download { "Download config" } }
+                p { a role="button" href={ "/clients/" (c.id) "/config" } download hx-boost="false" { "Download config" } }
                 @if let Some(svg) = &d.qr_svg {
                     figure #client-qr {
                         (PreEscaped(svg))

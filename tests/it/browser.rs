@@ -137,6 +137,37 @@ async fn sign_up_log_out_log_in_and_sign_out_in_chromium() {
     std::fs::write(&path, &shot).unwrap();
     assert!(shot.starts_with(b"\x89PNG"));
 
+    // A VPN client, added with htmx: the list is swapped in place, the page is not reloaded.
+    let added = Command::new(env!("CARGO_BIN_EXE_phaze-portal"))
+        .args([
+            "add-node",
+            "--name",
+            "browser-node",
+            "--region",
+            "Lab",
+            "--host",
+            "vpn.lab.example",
+            "--pool",
+            "10.95.0.0/24",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", &server.database_url)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    c.goto(&server.url("/dashboard")).await.unwrap();
+    c.execute("window.phazeMarker = 'same page'", vec![]).await.unwrap();
+    fill(&c, "#name", "browser-phone").await;
+    c.find(Locator::Css("#new-client button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#client-list", "browser-phone").await;
+    let marker = c.execute("return window.phazeMarker", vec![]).await.unwrap();
+    assert_eq!(marker, serde_json::json!("same page"), "a fragment swap, not a page load");
+    c.find(Locator::LinkText("browser-phone")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#client-facts", "10.95.0.2").await;
+    assert!(c.find(Locator::Css("#client-qr svg")).await.is_ok(), "QR code shown");
+    let shot = c.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-client.png"), &shot).unwrap();
+
     c.find(Locator::Css("nav form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, "main h1", "Log in").await;
     c.goto(&server.url("/dashboard")).await.unwrap();

@@ -231,6 +231,7 @@ pub fn accept_json() -> Header<'static> {
 pub struct ServerProcess {
     child: Child,
     pub port: u16,
+    pub database_url: String,
     pub log_path: std::path::PathBuf,
     _redis: RedisServer,
 }
@@ -257,7 +258,7 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let server = ServerProcess { child, port, log_path, _redis: redis };
+        let server = ServerProcess { child, port, database_url: database_url.to_owned(), log_path, _redis: redis };
         for _ in 0..200 {
             if http(port, "GET", "/healthz", &[], "").0 == 200 {
                 return server;
