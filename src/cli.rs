@@ -130,6 +130,15 @@ fn write_private(path: &std::path::Path, content: &str) -> Result<(), String> {
     file.write_all(content.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Running instances show the new node at once: its fragments' generation moves on.
+async fn forget_cached_nodes(figment: &Figment) {
+    let url: String = figment.extract_inner("databases.redis.url").unwrap_or_default();
+    match crate::cache::RedisPool::connect_lazy(&url) {
+        Ok(redis) => crate::cache::FragmentCache::new(redis.connection()).invalidate(crate::web::NODES_OWNER).await,
+        Err(e) => eprintln!("Redis {url}: {e}; running instances show the node within 10 minutes"),
+    }
+}
+
 async fn seed_demo_node(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), String> {
     if store::nodes::exists(pool).await.map_err(|e| e.to_string())? {
         return Ok(());
@@ -147,6 +156,7 @@ async fn seed_demo_node(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), St
         wg_public_key: String::new(),
     };
     nodes::add(pool, &vault(figment)?, &form).await.map_err(describe_node_error)?;
+    forget_cached_nodes(figment).await;
     println!("Demo node demo-local (127.0.0.1, 10.66.0.0/24) added.");
     Ok(())
 }
@@ -183,6 +193,7 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         Command::AddNode(args) => {
             let pool = pool(&figment).await?;
             let id = nodes::add(&pool, &vault(&figment)?, &args.into_form()).await.map_err(describe_node_error)?;
+            forget_cached_nodes(&figment).await;
             println!("node added (id {id})");
         }
         Command::NodeConfig { node, out } => {

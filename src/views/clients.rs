@@ -9,11 +9,12 @@ use crate::vpn::Protocol;
 use maud::{html, Markup, PreEscaped};
 
 pub struct ClientsSection<'a> {
-    pub clients: &'a [ClientSummary],
-    pub nodes: &'a [Node],
+    /// `client_list`'s markup (cached per user).
+    pub list: Markup,
+    /// `node_options`' markup (cached for everyone while no node is chosen).
+    pub node_options: Markup,
     pub form: &'a ClientForm,
     pub errors: &'a FieldErrors,
-    pub max_clients: u32,
 }
 
 fn protocol_label(protocol: &str) -> &'static str {
@@ -22,31 +23,48 @@ fn protocol_label(protocol: &str) -> &'static str {
 
 /// The dashboard's clients: the list and the form to add one. Also the htmx swap target.
 pub fn clients_section(csrf: &str, s: &ClientsSection) -> Markup {
-    let active = s.clients.iter().filter(|c| c.status == "active").count();
     html! {
         section #clients {
             h2 { "VPN clients" }
-            p { (active) " of " (s.max_clients) " active clients." }
-            @if s.clients.is_empty() {
-                p { "No clients yet: add your first device below." }
-            } @else {
-                table #client-list {
-                    thead { tr { th { "Name" } th { "Protocol" } th { "Server" } th { "Address" } th { "Status" } th {} } }
-                    tbody {
-                        @for c in s.clients {
-                            tr data-status=(c.status) {
-                                td { a href={ "/clients/" (c.id) } { (c.name) } }
-                                td { (protocol_label(&c.protocol)) }
-                                td { (c.node_name) " (" (c.node_region) ")" }
-                                td { (c.address.as_deref().unwrap_or("—")) }
-                                td { @if c.status == "active" { "Active" } @else { "Revoked" } }
-                                td { @if c.status == "active" { a href={ "/clients/" (c.id) "/config" } download hx-boost="false" { "Download" } } }
-                            }
+            (s.list)
+            (create_form(csrf, s))
+        }
+    }
+}
+
+/// How many clients are active, and the table of them all.
+pub fn client_list(clients: &[ClientSummary], max_clients: u32) -> Markup {
+    let active = clients.iter().filter(|c| c.status == "active").count();
+    html! {
+        p { (active) " of " (max_clients) " active clients." }
+        @if clients.is_empty() {
+            p { "No clients yet: add your first device below." }
+        } @else {
+            table #client-list {
+                thead { tr { th { "Name" } th { "Protocol" } th { "Server" } th { "Address" } th { "Status" } th {} } }
+                tbody {
+                    @for c in clients {
+                        tr data-status=(c.status) {
+                            td { a href={ "/clients/" (c.id) } { (c.name) } }
+                            td { (protocol_label(&c.protocol)) }
+                            td { (c.node_name) " (" (c.node_region) ")" }
+                            td { (c.address.as_deref().unwrap_or("—")) }
+                            td { @if c.status == "active" { "Active" } @else { "Revoked" } }
+                            td { @if c.status == "active" { a href={ "/clients/" (c.id) "/config" } download hx-boost="false" { "Download" } } }
                         }
                     }
                 }
             }
-            (create_form(csrf, s))
+        }
+    }
+}
+
+/// The server choices of the form.
+pub fn node_options(nodes: &[Node], selected: Option<i64>) -> Markup {
+    html! {
+        option value="" { "Best available" }
+        @for n in nodes.iter().filter(|n| n.active) {
+            option value=(n.id) selected[selected == Some(n.id)] { (n.name) " — " (n.region) }
         }
     }
 }
@@ -68,12 +86,7 @@ fn create_form(csrf: &str, s: &ClientsSection) -> Markup {
             }
             label for="node" {
                 "Server"
-                select #node name="node" {
-                    option value="" { "Best available" }
-                    @for n in s.nodes.iter().filter(|n| n.active) {
-                        option value=(n.id) selected[s.form.node_id == Some(n.id)] { (n.name) " — " (n.region) }
-                    }
-                }
+                select #node name="node" { (s.node_options) }
                 (field_error("node", s.errors.get("node")))
             }
             button type="submit" { "Add client" }

@@ -105,6 +105,7 @@ async fn add_node(
     };
     match added {
         Ok(_) => {
+            portal.fragments.invalidate(super::clients::NODES_OWNER).await;
             log::info!(event = "admin_node_added", admin_id = admin.0.user_id(); "admin_node_added");
             Ok(FormResponse::Done(Flash::success(Redirect::to("/admin/nodes"), format!("Node {} added.", node.name))))
         }

@@ -9,7 +9,7 @@ use crate::domain::clients::{ClientError, ClientForm};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::store;
-use crate::views::{self, clients::ClientsSection, PageContext};
+use crate::views::{self, clients::ClientsSection, layout::trusted, PageContext};
 use crate::web::dashboard;
 use maud::Markup;
 use rocket::form::FromForm;
@@ -47,13 +47,31 @@ pub async fn section(
     db: &Db,
     portal: &Portal,
 ) -> Result<Markup, AppError> {
-    let clients = portal.clients(db).list(user_id).await?;
-    let nodes = store::nodes::list(db.pool()).await?;
+    let list = portal
+        .fragments
+        .get_or_render(CLIENT_LIST, &user_id.to_string(), || async {
+            let clients = portal.clients(db).list(user_id).await?;
+            Ok::<_, AppError>(views::clients::client_list(&clients, portal.config.max_clients).into_string())
+        })
+        .await?;
+    let render_options = |selected| async move {
+        let nodes = store::nodes::list(db.pool()).await?;
+        Ok::<_, AppError>(views::clients::node_options(&nodes, selected).into_string())
+    };
+    let node_options = match form.node_id {
+        None => portal.fragments.get_or_render(NODE_OPTIONS, NODES_OWNER, || render_options(None)).await?,
+        Some(id) => render_options(Some(id)).await?,
+    };
     Ok(views::clients::clients_section(
         csrf,
-        &ClientsSection { clients: &clients, nodes: &nodes, form, errors, max_clients: portal.config.max_clients },
+        &ClientsSection { list: trusted(list), node_options: trusted(node_options), form, errors },
     ))
 }
+
+/// Fragment names: a user's client list, and the server choices (the same for everyone).
+const CLIENT_LIST: &str = "client_list";
+const NODE_OPTIONS: &str = "node_options";
+pub const NODES_OWNER: &str = "nodes";
 
 #[post("/clients", data = "<form>")]
 async fn create(
@@ -77,6 +95,9 @@ async fn create(
         }
         Err(errors) => (ClientForm::default(), Err(ClientError::Invalid(errors))),
     };
+    if outcome.is_ok() {
+        portal.fragments.invalidate(&user.user_id().to_string()).await;
+    }
     let (status, errors, input) = match outcome {
         Ok(_) if !hx.0 => {
             return Ok(FormResponse::Done(Flash::success(
@@ -153,7 +174,10 @@ async fn rename(
         Err(errors) => Err(ClientError::Invalid(errors)),
     };
     match renamed {
-        Ok(()) => Ok(FormResponse::Done(Flash::success(Redirect::to(format!("/clients/{id}")), "Renamed."))),
+        Ok(()) => {
+            portal.fragments.invalidate(&user.user_id().to_string()).await;
+            Ok(FormResponse::Done(Flash::success(Redirect::to(format!("/clients/{id}")), "Renamed.")))
+        }
         Err(ClientError::Invalid(errors)) => {
             let details = clients.details(user.user_id(), id).await?;
             Ok(FormResponse::Page(unprocessable(views::clients::client_page(&ctx, &details, &errors))))
@@ -186,5 +210,6 @@ async fn revoke(
     portal: &State<Portal>,
 ) -> Result<Flash<Redirect>, AppError> {
     portal.clients(db).revoke(user.user_id(), id).await?;
+    portal.fragments.invalidate(&user.user_id().to_string()).await;
     Ok(Flash::success(Redirect::to("/dashboard"), "The client is revoked."))
 }

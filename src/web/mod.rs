@@ -14,6 +14,7 @@ mod public;
 mod responses;
 
 pub use catchers::catchers;
+pub use clients::NODES_OWNER;
 
 pub fn routes() -> Vec<rocket::Route> {
     [

@@ -7,6 +7,8 @@ async fn an_admin_adds_nodes_and_bad_ones_are_refused() {
     let app = TestApp::spawn().await;
     app.create_admin("node_admin").await;
     app.log_in("node_admin", PASSWORD).await;
+    let (_, before) = app.page("/dashboard").await; // caches the server choices
+    assert!(!before.contains("Frankfurt"));
     let good = [
         ("name", "fra-1"),
         ("region", "Frankfurt"),
@@ -23,6 +25,8 @@ async fn an_admin_adds_nodes_and_bad_ones_are_refused() {
     let r = app.submit("/admin/nodes", "/admin/nodes", &good).await;
     assert_eq!(r.status(), Status::SeeOther);
     drop(r);
+    let (_, dashboard) = app.page("/dashboard").await;
+    assert!(dashboard.contains("fra-1 — Frankfurt"), "the cached server choices moved on");
     let (_, page) = app.page("/admin/nodes").await;
     assert!(page.contains("fra1.vpn.example") && page.contains("wireguard, phazevpn"));
     let sealed: Option<Vec<u8>> =
