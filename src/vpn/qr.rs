@@ -12,9 +12,7 @@ pub fn svg(data: &str) -> Option<String> {
         .light_color(svg::Color("#ffffff"))
         .build();
     // Inline in HTML: drop the XML prolog.
-    Some(
-        image.trim_start_matches(|c| c != '<').split_once("?>").map_or(image.clone(), |(_, svg)| svg.trim().to_owned()),
-    )
+    Some(image.split_once("?>").map_or(image.as_str(), |(_, svg)| svg).trim().to_owned())
 }
 
 #[cfg(test)]
