@@ -20,8 +20,7 @@ echo "==> building (release)"
 cargo build --release --locked
 bin=target/release/phaze-portal
 
-psql_admin=(runuser -u postgres -- psql -q -p "$PG_PORT" -v ON_ERROR_STOP=1)
-"${psql_admin[@]}" -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DATABASE phaze_bench OWNER $PG_ROLE"
+as_postgres -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DATABASE phaze_bench OWNER $PG_ROLE"
 export DATABASE_URL=postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
 "$bin" migrate

@@ -8,9 +8,8 @@ start_services
 install_packages chromium chromium-driver wireguard-go wireguard-tools openvpn openssl iproute2 iputils-ping
 export PORTAL_TEST_DATABASE_URL=$DATABASE_URL
 # Databases left by an earlier, interrupted run.
-runuser -u postgres -- psql -q -p "$PG_PORT" -tAc \
-  "SELECT datname FROM pg_database WHERE datname LIKE 'phaze_test_%'" |
-  while read -r db; do runuser -u postgres -- psql -q -p "$PG_PORT" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+as_postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'phaze_test_%'" |
+  while read -r db; do as_postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
 echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> cargo clippy"

@@ -20,6 +20,11 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# psql as the postgres superuser, from / (it cannot enter a private work directory).
+as_postgres() {
+  (cd / && runuser -u postgres -- psql -q -p "$PG_PORT" -v ON_ERROR_STOP=1 "$@")
+}
+
 pg_version() {
   ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1
 }
@@ -37,7 +42,7 @@ start_postgres() {
   fi
   for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.2; done
   pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || { echo "PostgreSQL did not start" >&2; return 1; }
-  local psql=(runuser -u postgres -- psql -q -p "$PG_PORT" -v ON_ERROR_STOP=1)
+  local psql=(as_postgres)
   if [ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$PG_ROLE'")" != 1 ]; then
     "${psql[@]}" -c "CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
   fi
