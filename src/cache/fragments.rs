@@ -30,6 +30,10 @@ fn generation_key(owner: &str) -> String {
     format!("gen:{owner}")
 }
 
+fn prefix(name: &str, owner: &str) -> String {
+    format!("frag:{name}:{owner}:")
+}
+
 fn fresh_generation() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("OS random source");
@@ -38,18 +42,51 @@ fn fresh_generation() -> String {
 
 impl FragmentCache {
     pub fn new(redis: ConnectionManager) -> Self {
-        // One round trip: read (or start) the owner's generation, then the fragment under it.
+        // One round trip for any number of fragments: read (or start) each owner's generation,
+        // then the fragment under it. KEYS: generation keys; ARGV: a fresh generation, then
+        // one key prefix per fragment.
         let lookup = Script::new(
             r"
-            local generation = redis.call('GET', KEYS[1])
-            if not generation then
-              redis.call('SET', KEYS[1], ARGV[1])
-              generation = ARGV[1]
+            local out = {}
+            for i, key in ipairs(KEYS) do
+              local generation = redis.call('GET', key)
+              if not generation then
+                redis.call('SET', key, ARGV[1])
+                generation = ARGV[1]
+              end
+              out[#out + 1] = generation
+              out[#out + 1] = redis.call('GET', ARGV[i + 1] .. generation)
             end
-            return {generation, redis.call('GET', ARGV[2] .. generation)}
+            return out
             ",
         );
         FragmentCache { redis, lookup: Arc::new(lookup), stats: Arc::default() }
+    }
+
+    /// Looks up several `(name, owner)` fragments in one round trip; take them from the answer.
+    pub async fn lookup(&self, wanted: &[(&str, &str)]) -> Lookup {
+        let mut invocation = self.lookup.prepare_invoke();
+        invocation.arg(fresh_generation());
+        for (name, owner) in wanted {
+            invocation.key(generation_key(owner)).arg(prefix(name, owner));
+        }
+        let mut conn = self.redis.clone();
+        let found = match invocation.invoke_async::<Vec<Option<String>>>(&mut conn).await {
+            Ok(flat) => Some(
+                wanted
+                    .iter()
+                    .zip(flat.chunks(2))
+                    .map(|((name, owner), pair)| {
+                        (prefix(name, owner), pair[0].clone().unwrap_or_default(), pair[1].clone())
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                OUTAGE.warn(&e);
+                None
+            }
+        };
+        Lookup { cache: self.clone(), found }
     }
 
     /// The cached fragment `name` of `owner`, or `render()`'s output, cached for next time.
@@ -58,31 +95,7 @@ impl FragmentCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<String, E>>,
     {
-        let prefix = format!("frag:{name}:{owner}:");
-        let mut conn = self.redis.clone();
-        let found: redis::RedisResult<(String, Option<String>)> =
-            self.lookup.key(generation_key(owner)).arg(fresh_generation()).arg(&prefix).invoke_async(&mut conn).await;
-        match found {
-            Ok((_, Some(html))) => {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                Ok(html)
-            }
-            Ok((generation, None)) => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                let html = render().await?;
-                let stored: redis::RedisResult<()> =
-                    conn.set_ex(format!("{prefix}{generation}"), &html, FRAGMENT_TTL_SECS).await;
-                if let Err(e) = stored {
-                    OUTAGE.warn(&e);
-                }
-                Ok(html)
-            }
-            Err(e) => {
-                OUTAGE.warn(&e);
-                self.stats.bypasses.fetch_add(1, Ordering::Relaxed);
-                render().await
-            }
-        }
+        self.lookup(&[(name, owner)]).await.get_or_render(name, owner, render).await
     }
 
     /// Call after the write's transaction has committed.
@@ -91,5 +104,43 @@ impl FragmentCache {
         if let Err(e) = conn.set::<_, _, ()>(generation_key(owner), fresh_generation()).await {
             OUTAGE.warn(&e);
         }
+    }
+}
+
+/// The answer to one `FragmentCache::lookup`: (key prefix, generation, fragment) per fragment,
+/// or None when Redis could not be asked (every fragment is then rendered, uncached).
+pub struct Lookup {
+    cache: FragmentCache,
+    found: Option<Vec<(String, String, Option<String>)>>,
+}
+
+impl Lookup {
+    /// The fragment if the lookup found it, else `render()`'s output, stored under the
+    /// generation the lookup saw.
+    pub async fn get_or_render<E, F, Fut>(&self, name: &str, owner: &str, render: F) -> Result<String, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String, E>>,
+    {
+        let stats = &self.cache.stats;
+        let wanted = prefix(name, owner);
+        let Some(entry) = self.found.as_ref().and_then(|found| found.iter().find(|(p, _, _)| *p == wanted)) else {
+            stats.bypasses.fetch_add(1, Ordering::Relaxed);
+            return render().await;
+        };
+        let (prefix, generation, html) = entry;
+        if let Some(html) = html {
+            stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(html.clone());
+        }
+        stats.misses.fetch_add(1, Ordering::Relaxed);
+        let html = render().await?;
+        let mut conn = self.cache.redis.clone();
+        let stored: redis::RedisResult<()> =
+            conn.set_ex(format!("{prefix}{generation}"), &html, FRAGMENT_TTL_SECS).await;
+        if let Err(e) = stored {
+            OUTAGE.warn(&e);
+        }
+        Ok(html)
     }
 }

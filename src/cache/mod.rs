@@ -5,7 +5,7 @@ mod rate_limit;
 mod redis_pool;
 mod sessions;
 
-pub use fragments::{CacheStats, FragmentCache};
+pub use fragments::{CacheStats, FragmentCache, Lookup};
 pub use rate_limit::{Decision, RateLimiter, Rule};
 pub use redis_pool::{Redis, RedisPool};
 pub use sessions::SessionCache;

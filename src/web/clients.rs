@@ -4,6 +4,7 @@ use super::forms;
 use super::responses::{unprocessable, HxRequest};
 use crate::app::Portal;
 use crate::auth::{CsrfForm, CurrentUser};
+use crate::cache::Lookup;
 use crate::db::Db;
 use crate::domain::clients::{ClientError, ClientForm};
 use crate::domain::FieldErrors;
@@ -46,9 +47,9 @@ pub async fn section(
     errors: &FieldErrors,
     db: &Db,
     portal: &Portal,
+    cached: &Lookup,
 ) -> Result<Markup, AppError> {
-    let list = portal
-        .fragments
+    let list = cached
         .get_or_render(CLIENT_LIST, &user_id.to_string(), || async {
             let clients = portal.clients(db).list(user_id).await?;
             Ok::<_, AppError>(views::clients::client_list(&clients, portal.config.max_clients).into_string())
@@ -59,7 +60,7 @@ pub async fn section(
         Ok::<_, AppError>(views::clients::node_options(&nodes, selected).into_string())
     };
     let node_options = match form.node_id {
-        None => portal.fragments.get_or_render(NODE_OPTIONS, NODES_OWNER, || render_options(None)).await?,
+        None => cached.get_or_render(NODE_OPTIONS, NODES_OWNER, || render_options(None)).await?,
         Some(id) => render_options(Some(id)).await?,
     };
     Ok(views::clients::clients_section(
@@ -69,8 +70,8 @@ pub async fn section(
 }
 
 /// Fragment names: a user's client list, and the server choices (the same for everyone).
-const CLIENT_LIST: &str = "client_list";
-const NODE_OPTIONS: &str = "node_options";
+pub const CLIENT_LIST: &str = "client_list";
+pub const NODE_OPTIONS: &str = "node_options";
 pub const NODES_OWNER: &str = "nodes";
 
 #[post("/clients", data = "<form>")]
@@ -117,11 +118,12 @@ async fn create(
         ),
         Err(other) => return Err(other.into()),
     };
-    let clients = section(&ctx.csrf, user.user_id(), &input, &errors, db, portal).await?;
+    let cached = dashboard::fragments(portal, user.user_id()).await;
+    let clients = section(&ctx.csrf, user.user_id(), &input, &errors, db, portal, &cached).await?;
     if hx.0 {
         return Ok(FormResponse::Page((status, clients)));
     }
-    let summary = dashboard::summary_fragment(&user, db, portal).await?;
+    let summary = dashboard::summary_fragment(&user, db, &cached).await?;
     Ok(FormResponse::Page(unprocessable(views::dashboard::dashboard(&ctx, summary, clients))))
 }
 

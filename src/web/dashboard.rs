@@ -1,5 +1,7 @@
+use super::clients;
 use crate::app::Portal;
 use crate::auth::CurrentUser;
+use crate::cache::Lookup;
 use crate::db::Db;
 use crate::domain::accounts;
 use crate::domain::clients::ClientForm;
@@ -15,10 +17,22 @@ pub fn routes() -> Vec<rocket::Route> {
 
 pub const SUMMARY_FRAGMENT: &str = "account_summary";
 
-/// The account summary card, from the fragment cache when it is fresh.
-pub async fn summary_fragment(user: &CurrentUser, db: &Db, portal: &Portal) -> Result<Markup, AppError> {
-    let html = portal
+/// Every fragment of the dashboard, looked up in one Redis round trip.
+pub async fn fragments(portal: &Portal, user_id: i64) -> Lookup {
+    let owner = user_id.to_string();
+    portal
         .fragments
+        .lookup(&[
+            (SUMMARY_FRAGMENT, &owner),
+            (clients::CLIENT_LIST, &owner),
+            (clients::NODE_OPTIONS, clients::NODES_OWNER),
+        ])
+        .await
+}
+
+/// The account summary card, from the fragment cache when it is fresh.
+pub async fn summary_fragment(user: &CurrentUser, db: &Db, cached: &Lookup) -> Result<Markup, AppError> {
+    let html = cached
         .get_or_render(SUMMARY_FRAGMENT, &user.user_id().to_string(), || async {
             let summary = accounts::summary(db.pool(), user.user_id()).await?.ok_or(AppError::NotFound)?;
             Ok::<_, AppError>(views::dashboard::account_summary(&summary).into_string())
@@ -29,14 +43,16 @@ pub async fn summary_fragment(user: &CurrentUser, db: &Db, portal: &Portal) -> R
 
 #[get("/dashboard")]
 async fn dashboard(user: CurrentUser, ctx: PageContext, db: &Db, portal: &State<Portal>) -> Result<Markup, AppError> {
-    let summary = summary_fragment(&user, db, portal).await?;
-    let clients = super::clients::section(
+    let cached = fragments(portal, user.user_id()).await;
+    let summary = summary_fragment(&user, db, &cached).await?;
+    let clients = clients::section(
         &ctx.csrf,
         user.user_id(),
         &ClientForm { protocol: "wireguard".into(), ..Default::default() },
         &FieldErrors::default(),
         db,
         portal,
+        &cached,
     )
     .await?;
     Ok(views::dashboard::dashboard(&ctx, summary, clients))
@@ -45,5 +61,6 @@ async fn dashboard(user: CurrentUser, ctx: PageContext, db: &Db, portal: &State<
 /// The same card alone, for an htmx swap.
 #[get("/dashboard/summary")]
 async fn account_summary(user: CurrentUser, db: &Db, portal: &State<Portal>) -> Result<Markup, AppError> {
-    summary_fragment(&user, db, portal).await
+    let cached = portal.fragments.lookup(&[(SUMMARY_FRAGMENT, &user.user_id().to_string())]).await;
+    summary_fragment(&user, db, &cached).await
 }
