@@ -270,9 +270,10 @@ impl Clients<'_> {
         }
     }
 
-    pub async fn details(&self, user_id: i64, id: Uuid) -> Result<ClientDetails, ClientError> {
+    /// The client page's data; `with_codes` adds the QR code and profile link (which open its key).
+    pub async fn details(&self, user_id: i64, id: Uuid, with_codes: bool) -> Result<ClientDetails, ClientError> {
         let (client, node) = self.find(user_id, id).await?;
-        if client.status != "active" {
+        if client.status != "active" || !with_codes {
             return Ok(ClientDetails { client, qr_svg: None, uri: None });
         }
         let (qr_svg, uri) = match Protocol::parse(&client.protocol) {

@@ -135,7 +135,7 @@ async fn client_page(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Markup, AppError> {
-    let details = portal.clients(db).details(user.user_id(), id).await?;
+    let details = portal.clients(db).details(user.user_id(), id, true).await?;
     Ok(views::clients::client_page(&ctx, &details, &FieldErrors::default()))
 }
 
@@ -181,7 +181,7 @@ async fn rename(
             Ok(FormResponse::Done(Flash::success(Redirect::to(format!("/clients/{id}")), "Renamed.")))
         }
         Err(ClientError::Invalid(errors)) => {
-            let details = clients.details(user.user_id(), id).await?;
+            let details = clients.details(user.user_id(), id, true).await?;
             Ok(FormResponse::Page(unprocessable(views::clients::client_page(&ctx, &details, &errors))))
         }
         Err(other) => Err(other.into()),
@@ -196,7 +196,7 @@ async fn revoke_page(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Markup, AppError> {
-    let details = portal.clients(db).details(user.user_id(), id).await?;
+    let details = portal.clients(db).details(user.user_id(), id, false).await?;
     if details.client.status != "active" {
         return Err(ClientError::Revoked.into());
     }
