@@ -1,50 +1,19 @@
 //! Assembles Rocket: configuration, fairings, each feature's routes, catchers.
 use crate::assets::Assets;
-use crate::cache::{FragmentCache, RateLimiter, Redis, SessionCache};
+use crate::cache::{FragmentCache, RateLimiter, Redis, Rule, SessionCache};
 use crate::config::AppConfig;
 use crate::db::{self, Db};
 use crate::domain::accounts::LoginRules;
-use crate::domain::clients::Clients;
-use crate::domain::pki::{self, Pki};
-use crate::domain::sessions::Sessions;
+use crate::domain::pki;
+use crate::state::Portal;
 use crate::telemetry::RequestLog;
 use crate::vault::Vault;
-use crate::web;
+use crate::{api, web};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 use std::sync::Arc;
-
-/// The services every request may use, built once at ignite.
-pub struct Portal {
-    pub config: AppConfig,
-    pub sessions: SessionCache,
-    pub fragments: FragmentCache,
-    pub limiter: RateLimiter,
-    pub rules: LoginRules,
-    /// The CDN origin of static assets, if any (for the CSP).
-    pub asset_origin: String,
-    pub vault: Vault,
-    pub pki: Arc<Pki>,
-}
-
-impl Portal {
-    pub fn sessions<'a>(&'a self, db: &'a Db) -> Sessions<'a> {
-        Sessions { pool: db.pool(), cache: &self.sessions, config: &self.config }
-    }
-
-    pub fn clients<'a>(&'a self, db: &'a Db) -> Clients<'a> {
-        Clients {
-            pool: db.pool(),
-            vault: &self.vault,
-            pki: &self.pki,
-            max_clients: self.config.max_clients,
-            address_grace_hours: self.config.address_grace_hours,
-            profile_days: self.config.phazevpn_profile_days,
-        }
-    }
-}
 
 pub fn rocket(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
@@ -90,11 +59,17 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             };
             crate::auth::password::warm_up().await;
             let rules = LoginRules::from_config(&config);
+            let node_auth = Rule {
+                name: "node_auth_ip",
+                limit: config.node_auth_failures_per_ip,
+                window: std::time::Duration::from_secs(60),
+            };
             let portal = Portal {
                 sessions: SessionCache::new(redis.clone()),
                 fragments: FragmentCache::new(redis.clone()),
-                limiter: RateLimiter::new(redis, &rules.all()),
+                limiter: RateLimiter::new(redis, &[&rules.all()[..], &[node_auth]].concat()),
                 rules,
+                node_auth,
                 asset_origin: assets.origin().to_owned(),
                 vault,
                 pki,
@@ -102,6 +77,17 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             };
             Ok(rocket.manage(portal).manage(assets))
         }))
+        .attach(AdHoc::on_liftoff("Connection history partitions", |rocket| {
+            Box::pin(async move {
+                if let (Some(db), Some(portal)) = (Db::fetch(rocket), rocket.state::<Portal>()) {
+                    crate::domain::partitions::start_daily_upkeep(
+                        db.pool().clone(),
+                        portal.config.connection_retention_months,
+                    );
+                }
+            })
+        }))
         .mount("/", web::routes())
+        .mount("/api/v1/node", api::node::routes())
         .register("/", web::catchers())
 }

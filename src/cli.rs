@@ -34,12 +34,40 @@ pub enum Command {
     /// Add a VPN node.
     AddNode(AddNode),
     /// Write a node's files (wg0.conf, server.conf, ca.crt, server.crt, server.key,
-    /// tls-crypt.key, crl.pem) into a directory.
+    /// tls-crypt.key, crl.pem, ccd/) into a directory, and agent.env with its poll settings.
     NodeConfig {
         #[arg(long)]
         node: String,
         #[arg(long)]
         out: std::path::PathBuf,
+        /// The portal's URL as the node reaches it, written to agent.env.
+        #[arg(long, default_value = "http://127.0.0.1:8000")]
+        portal_url: String,
+        /// Rotate the node's token and write the new one to agent.env (the old one stops).
+        #[arg(long)]
+        new_token: bool,
+    },
+    /// Give a node a new API token (printed once); the old one stops working at once.
+    RotateNodeToken {
+        #[arg(long)]
+        node: String,
+    },
+    /// Set a user's data limit per period: bytes, a size such as 50GB, or `unlimited`.
+    SetDataLimit {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        limit: String,
+    },
+    /// Suspend a user: signed out everywhere, their clients leave the nodes' peer lists.
+    SuspendUser {
+        #[arg(long)]
+        user: String,
+    },
+    /// Reinstate a suspended user.
+    ReinstateUser {
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -130,13 +158,39 @@ fn write_private(path: &std::path::Path, content: &str) -> Result<(), String> {
     file.write_all(content.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+fn redis(figment: &Figment) -> Result<redis::aio::ConnectionManager, String> {
+    let url: String = figment.extract_inner("databases.redis.url").unwrap_or_default();
+    Ok(crate::cache::RedisPool::connect_lazy(&url).map_err(|e| format!("Redis {url}: {e}"))?.connection())
+}
+
+/// The fragment cache the running instances share, to tell them what changed.
+fn fragments(figment: &Figment) -> Result<crate::cache::FragmentCache, String> {
+    Ok(crate::cache::FragmentCache::new(redis(figment)?))
+}
+
 /// Running instances show the new node at once: its fragments' generation moves on.
 async fn forget_cached_nodes(figment: &Figment) {
-    let url: String = figment.extract_inner("databases.redis.url").unwrap_or_default();
-    match crate::cache::RedisPool::connect_lazy(&url) {
-        Ok(redis) => crate::cache::FragmentCache::new(redis.connection()).invalidate(crate::web::NODES_OWNER).await,
-        Err(e) => eprintln!("Redis {url}: {e}; running instances show the node within 10 minutes"),
+    match fragments(figment) {
+        Ok(cache) => cache.invalidate(crate::web::NODES_OWNER).await,
+        Err(e) => eprintln!("{e}; running instances show the node within 10 minutes"),
     }
+}
+
+async fn user_id(pool: &sqlx::PgPool, username: &str) -> Result<i64, String> {
+    store::users::id_by_username(pool, username)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {username}"))
+}
+
+async fn node_named(pool: &sqlx::PgPool, name: &str) -> Result<store::nodes::Node, String> {
+    store::nodes::find_by_name(pool, name).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no node {name}"))
+}
+
+fn print_token(node: &str, token: &str) {
+    println!(
+        "Node {node}'s API token (shown only this once; the node sends it as `Authorization: Bearer TOKEN`):\n  {token}"
+    );
 }
 
 async fn seed_demo_node(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), String> {
@@ -158,6 +212,16 @@ async fn seed_demo_node(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), St
     nodes::add(pool, &vault(figment)?, &form).await.map_err(describe_node_error)?;
     forget_cached_nodes(figment).await;
     println!("Demo node demo-local (127.0.0.1, 10.66.0.0/24) added.");
+    Ok(())
+}
+
+async fn set_user_status(figment: &Figment, user: &str, suspend: bool) -> Result<(), String> {
+    let pool = pool(figment).await?;
+    let id = user_id(&pool, user).await?;
+    let cache = fragments(figment)?;
+    let sessions = crate::cache::SessionCache::new(redis(figment)?);
+    crate::domain::usage::set_user_status(&pool, &cache, &sessions, id, suspend).await.map_err(|e| e.to_string())?;
+    println!("{user} is {}", if suspend { "suspended" } else { "active again" });
     Ok(())
 }
 
@@ -192,23 +256,51 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         }
         Command::AddNode(args) => {
             let pool = pool(&figment).await?;
-            let id = nodes::add(&pool, &vault(&figment)?, &args.into_form()).await.map_err(describe_node_error)?;
+            let name = args.name.clone();
+            let added = nodes::add(&pool, &vault(&figment)?, &args.into_form()).await.map_err(describe_node_error)?;
             forget_cached_nodes(&figment).await;
-            println!("node added (id {id})");
+            println!("node added (id {})", added.id);
+            print_token(&name, &added.token);
         }
-        Command::NodeConfig { node, out } => {
+        Command::NodeConfig { node, out, portal_url, new_token } => {
             let pool = pool(&figment).await?;
             let vault = vault(&figment)?;
-            let node =
-                store::nodes::find_by_name(&pool, &node).await.map_err(|e| e.to_string())?.ok_or("no such node")?;
+            let node = node_named(&pool, &node).await?;
             let pki = pki::load_or_create(&pool, &vault).await.map_err(|e| e.to_string())?;
-            let files = nodes::bundle(&pool, &vault, &pki, &node).await.map_err(describe_node_error)?;
-            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let mut files = nodes::bundle(&pool, &vault, &pki, &node).await.map_err(describe_node_error)?;
+            let token = if new_token {
+                nodes::rotate_token(&pool, node.id).await.map_err(|e| e.to_string())?.ok_or("no such node")?
+            } else {
+                "PASTE-THE-TOKEN-SHOWN-WHEN-THE-NODE-WAS-ADDED".to_owned()
+            };
+            let poll: u32 = figment.extract_inner("node_poll_secs").unwrap_or(30);
+            files.push(("agent.env".into(), nodes::agent_settings(&portal_url, &token, poll)));
+            std::fs::create_dir_all(out.join("ccd")).map_err(|e| format!("{}: {e}", out.display()))?;
             for (name, content) in files {
                 write_private(&out.join(&name), &content)?;
             }
             println!("node files written to {}", out.display());
         }
+        Command::RotateNodeToken { node } => {
+            let pool = pool(&figment).await?;
+            let found = node_named(&pool, &node).await?;
+            let token = nodes::rotate_token(&pool, found.id).await.map_err(|e| e.to_string())?.ok_or("no such node")?;
+            print_token(&node, &token);
+        }
+        Command::SetDataLimit { user, limit } => {
+            let limit = crate::domain::usage::parse_limit(&limit)?;
+            let pool = pool(&figment).await?;
+            let id = user_id(&pool, &user).await?;
+            crate::domain::usage::set_data_limit(&pool, &fragments(&figment)?, id, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            match limit {
+                Some(bytes) => println!("{user}'s data limit is now {bytes} bytes per period"),
+                None => println!("{user} has no data limit now"),
+            }
+        }
+        Command::SuspendUser { user } => set_user_status(&figment, &user, true).await?,
+        Command::ReinstateUser { user } => set_user_status(&figment, &user, false).await?,
     }
     Ok(())
 }

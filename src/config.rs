@@ -34,6 +34,12 @@ pub struct AppConfig {
     pub address_grace_hours: i64,
     /// PhazeVPN profiles are valid this long after download.
     pub phazevpn_profile_days: i64,
+    /// How often nodes poll their peers; a node is offline after missing two polls.
+    pub node_poll_secs: u32,
+    /// Connection history is kept this many months (older monthly partitions are dropped).
+    pub connection_retention_months: u32,
+    /// Failed node-token attempts per IP per minute before 429.
+    pub node_auth_failures_per_ip: u32,
 }
 
 impl Default for AppConfig {
@@ -55,6 +61,9 @@ impl Default for AppConfig {
             max_clients: 5,
             address_grace_hours: 24,
             phazevpn_profile_days: 90,
+            node_poll_secs: 30,
+            connection_retention_months: 12,
+            node_auth_failures_per_ip: 10,
         }
     }
 }

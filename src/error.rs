@@ -7,6 +7,12 @@ use rocket::response::{self, Responder, Response};
 #[derive(Debug)]
 pub enum AppError {
     BadRequest(String),
+    /// No or wrong credentials for the API (401 with `WWW-Authenticate`).
+    Unauthorized(String),
+    /// Well-formed but not acceptable (422), e.g. a batch over its size.
+    Unprocessable(String),
+    /// The body is over its size limit (413).
+    TooLarge(String),
     Forbidden(String),
     NotFound,
     /// The request conflicts with the state of the thing (e.g. revoking twice).
@@ -24,6 +30,9 @@ impl AppError {
     pub fn status(&self) -> Status {
         match self {
             AppError::BadRequest(_) => Status::BadRequest,
+            AppError::Unauthorized(_) => Status::Unauthorized,
+            AppError::Unprocessable(_) => Status::UnprocessableEntity,
+            AppError::TooLarge(_) => Status::PayloadTooLarge,
             AppError::Forbidden(_) => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
             AppError::Conflict(_) => Status::Conflict,
@@ -36,7 +45,12 @@ impl AppError {
     /// The message a user may see.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::BadRequest(m) | AppError::Forbidden(m) | AppError::Conflict(m) => m.clone(),
+            AppError::BadRequest(m)
+            | AppError::Unauthorized(m)
+            | AppError::Unprocessable(m)
+            | AppError::TooLarge(m)
+            | AppError::Forbidden(m)
+            | AppError::Conflict(m) => m.clone(),
             AppError::RateLimited { retry_after_secs } => views::errors::retry_message(*retry_after_secs),
             AppError::Unavailable(_) | AppError::Internal(_) | AppError::NotFound => {
                 views::errors::default_message(self.status())
@@ -96,6 +110,9 @@ impl<'r> Responder<'r, 'static> for AppError {
             }
             AppError::Unavailable(_) => {
                 response.set_header(Header::new("Retry-After", "5"));
+            }
+            AppError::Unauthorized(_) => {
+                response.set_header(Header::new("WWW-Authenticate", "Bearer realm=\"phaze-portal\""));
             }
             _ => {}
         }

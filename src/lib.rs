@@ -1,4 +1,6 @@
 //! Phaze Portal: the customer and admin portal of a VPN provider.
+pub mod agent;
+pub mod api;
 pub mod app;
 pub mod assets;
 pub mod auth;
@@ -8,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod vault;

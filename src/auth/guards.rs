@@ -1,8 +1,8 @@
 //! Request guards: who is asking (session cookie), and whether they may.
 use super::SESSION_COOKIE;
-use crate::app::Portal;
 use crate::db::Db;
 use crate::domain::sessions::ActiveSession;
+use crate::state::Portal;
 use rocket::http::Status;
 use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};

@@ -1,6 +1,7 @@
 //! Passwords, session tokens, request guards and CSRF.
 pub mod csrf;
 pub mod guards;
+pub mod node;
 pub mod password;
 pub mod tokens;
 

@@ -115,6 +115,12 @@ pub struct Lookup {
 }
 
 impl Lookup {
+    /// The fragment if the lookup found it (nothing is rendered or counted).
+    pub fn cached(&self, name: &str, owner: &str) -> Option<&str> {
+        let wanted = prefix(name, owner);
+        self.found.as_ref()?.iter().find(|(p, _, _)| *p == wanted)?.2.as_deref()
+    }
+
     /// The fragment if the lookup found it, else `render()`'s output, stored under the
     /// generation the lookup saw.
     pub async fn get_or_render<E, F, Fut>(&self, name: &str, owner: &str, render: F) -> Result<String, E>

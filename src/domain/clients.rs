@@ -1,6 +1,7 @@
 //! VPN clients: create (within the user's limit, with a unique address), configs, rename, revoke.
 use super::pki::Pki;
-use super::FieldErrors;
+use super::{peers, FieldErrors};
+use crate::cache::FragmentCache;
 use crate::store::clients::{Client, ClientConflict, ClientSummary, NewClient};
 use crate::store::nodes::Node;
 use crate::store::{self};
@@ -82,6 +83,7 @@ pub struct ClientDetails {
 
 pub struct Clients<'a> {
     pub pool: &'a PgPool,
+    pub fragments: &'a FragmentCache,
     pub vault: &'a Vault,
     pub pki: &'a Pki,
     pub max_clients: u32,
@@ -90,6 +92,12 @@ pub struct Clients<'a> {
 }
 
 impl Clients<'_> {
+    /// After a commit that changed the user's clients: their pages and the node's peer list.
+    async fn changed(&self, user_id: i64, node_id: i64) {
+        self.fragments.invalidate(&user_id.to_string()).await;
+        peers::changed(self.fragments, &[node_id]).await;
+    }
+
     async fn choose_node(&self, protocol: Protocol, node_id: Option<i64>) -> Result<Node, ClientError> {
         let nodes = store::nodes::list(self.pool).await?;
         let chosen = match node_id {
@@ -149,23 +157,22 @@ impl Clients<'_> {
             if store::clients::count_active(&mut tx, user_id).await? >= i64::from(self.max_clients) {
                 return Err(ClientError::LimitReached { max: self.max_clients });
             }
-            let address = if protocol.needs_address() {
-                store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
-                let taken: Vec<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
-                    .await?
-                    .iter()
-                    .filter_map(|a| a.parse().ok())
-                    .collect();
-                let Some(free) = address_pool.first_free(&taken) else {
-                    return Err(ClientError::Invalid(FieldErrors::single(
-                        "node",
-                        "This server is full; choose another.",
-                    )));
-                };
-                Some(free.to_string())
-            } else {
-                None
+            // Every client has its own address, so one address always means one client in the
+            // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper.
+            store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
+            let taken: Vec<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
+                .await?
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            let free = match protocol {
+                Protocol::Openvpn => address_pool.first_free_openvpn(&taken),
+                Protocol::Wireguard | Protocol::Phazevpn => address_pool.first_free(&taken),
             };
+            let Some(free) = free else {
+                return Err(ClientError::Invalid(FieldErrors::single("node", "This server is full; choose another.")));
+            };
+            let address = Some(free.to_string());
             let new = NewClient {
                 id,
                 user_id,
@@ -181,6 +188,7 @@ impl Clients<'_> {
             match store::clients::insert(&mut tx, &new).await {
                 Ok(()) => {
                     tx.commit().await?;
+                    self.changed(user_id, node.id).await;
                     log::info!(event = "client_created", user_id = user_id, protocol = protocol.as_str(); "client_created");
                     return Ok(id);
                 }
@@ -292,7 +300,10 @@ impl Clients<'_> {
     pub async fn rename(&self, user_id: i64, id: Uuid, name: &str) -> Result<(), ClientError> {
         check_name(name).map_err(|m| ClientError::Invalid(FieldErrors::single("name", m)))?;
         match store::clients::rename(self.pool, user_id, id, name).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.fragments.invalidate(&user_id.to_string()).await;
+                Ok(())
+            }
             Ok(false) => match store::clients::find_for_user(self.pool, user_id, id).await? {
                 Some(_) => Err(ClientError::Revoked),
                 None => Err(ClientError::NotFound),
@@ -308,7 +319,8 @@ impl Clients<'_> {
     /// A state change, never a delete: the client stays listed as revoked, its certificate goes
     /// on the CRL and its address is released after the grace period.
     pub async fn revoke(&self, user_id: i64, id: Uuid) -> Result<(), ClientError> {
-        if store::clients::revoke(self.pool, user_id, id).await? {
+        if let Some(node_id) = store::clients::revoke(self.pool, user_id, id).await? {
+            self.changed(user_id, node_id).await;
             log::info!(event = "client_revoked", user_id = user_id; "client_revoked");
             return Ok(());
         }

@@ -1,10 +1,15 @@
 //! The portal's rules: types, validation and transactions, per feature.
 pub mod accounts;
 pub mod clients;
+pub mod connections;
+pub mod node_events;
 pub mod nodes;
+pub mod partitions;
+pub mod peers;
 pub mod pki;
 pub mod sessions;
 pub mod signup;
+pub mod usage;
 
 use std::collections::BTreeMap;
 

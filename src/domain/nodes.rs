@@ -1,7 +1,8 @@
 //! VPN nodes: adding one (admin page or CLI) and the files it runs with.
 use super::pki::{self, Pki, PkiSetupError};
 use super::FieldErrors;
-use crate::store::{self, nodes::NewNode, nodes::Node, nodes::NodeConflict};
+use crate::auth::tokens;
+use crate::store::{self, nodes::NewNode, nodes::Node, nodes::NodeConflict, nodes::TokenHolder};
 use crate::vault::Vault;
 use crate::vpn::{keys, openvpn, pool::Pool, wireguard, Protocol};
 use sqlx::PgPool;
@@ -75,7 +76,13 @@ pub fn validate(form: &NodeForm) -> FieldErrors {
     errors
 }
 
-pub async fn add(pool: &PgPool, vault: &Vault, form: &NodeForm) -> Result<i64, NodeError> {
+/// A node just added: its id and its API token (shown once, stored only as SHA-256).
+pub struct AddedNode {
+    pub id: i64,
+    pub token: String,
+}
+
+pub async fn add(pool: &PgPool, vault: &Vault, form: &NodeForm) -> Result<AddedNode, NodeError> {
     let errors = validate(form);
     if !errors.is_empty() {
         return Err(NodeError::Invalid(errors));
@@ -88,6 +95,7 @@ pub async fn add(pool: &PgPool, vault: &Vault, form: &NodeForm) -> Result<i64, N
         (form.wg_public_key.trim().to_owned(), None)
     };
     let address_pool = Pool::parse(&form.address_pool).expect("validated").to_string();
+    let (token, token_hash) = tokens::new_token();
     let new = NewNode {
         name: &form.name,
         region: form.region.trim(),
@@ -100,11 +108,12 @@ pub async fn add(pool: &PgPool, vault: &Vault, form: &NodeForm) -> Result<i64, N
         dns: form.dns.trim(),
         wg_public_key: &public_key,
         wg_private_key_sealed: sealed.as_deref(),
+        token_hash: &token_hash,
     };
     match store::nodes::insert(pool, new).await {
         Ok(id) => {
             log::info!(event = "node_added", node_id = id; "node_added");
-            Ok(id)
+            Ok(AddedNode { id, token })
         }
         Err(NodeConflict::Name) => Err(NodeError::Invalid(FieldErrors::single("name", "A node has this name."))),
         Err(NodeConflict::Pool) => {
@@ -112,6 +121,46 @@ pub async fn add(pool: &PgPool, vault: &Vault, form: &NodeForm) -> Result<i64, N
         }
         Err(NodeConflict::Db(e)) => Err(e.into()),
     }
+}
+
+/// A new token for the node; the old one stops working at once. None: no such node.
+pub async fn rotate_token(pool: &PgPool, node_id: i64) -> sqlx::Result<Option<String>> {
+    let (token, token_hash) = tokens::new_token();
+    if !store::nodes::set_token(pool, node_id, &token_hash).await? {
+        return Ok(None);
+    }
+    log::info!(event = "node_token_rotated", node_id = node_id; "node_token_rotated");
+    Ok(Some(token))
+}
+
+/// The node a bearer token belongs to (only ever compared as SHA-256, looked up by index).
+pub async fn authenticate(pool: &PgPool, token: &str) -> sqlx::Result<Option<TokenHolder>> {
+    if !tokens::looks_like_token(token) {
+        return Ok(None);
+    }
+    store::nodes::find_by_token(pool, &tokens::hash_token(token)).await
+}
+
+/// `agent.env`: what a node's agent needs to poll the portal.
+pub fn agent_settings(portal_url: &str, token: &str, poll_secs: u32) -> String {
+    format!(
+        "# Phaze node agent settings (keep private: the token is the node's credential)\n\
+         PORTAL_URL={}\nNODE_TOKEN={token}\nPOLL_SECS={poll_secs}\n",
+        portal_url.trim_end_matches('/')
+    )
+}
+
+/// Records that the node called (its heartbeat); a failure is only logged.
+pub async fn heartbeat(pool: &PgPool, node_id: i64) {
+    if let Err(e) = store::nodes::heartbeat(pool, node_id).await {
+        log::warn!(event = "node_heartbeat_failed", node_id = node_id; "node heartbeat not recorded: {e}");
+    }
+}
+
+/// Whether a node that was last seen at `last_seen` is online: it polls every `poll_secs` and
+/// counts as offline after missing two polls.
+pub fn is_online(last_seen: Option<time::OffsetDateTime>, poll_secs: u32, now: time::OffsetDateTime) -> bool {
+    last_seen.is_some_and(|seen| now - seen <= time::Duration::seconds(2 * i64::from(poll_secs)))
 }
 
 /// The files a node runs with: WireGuard's `wg0.conf` (with every active peer) and OpenVPN's
@@ -122,14 +171,13 @@ pub async fn bundle(pool: &PgPool, vault: &Vault, pki: &Pki, node: &Node) -> Res
         Some(sealed) => vault.open_string(sealed, &node_key_owner(&node.wg_public_key)).map_err(PkiSetupError::from)?,
         None => "<the node's own private key>".to_owned(),
     };
-    let mut peers = Vec::new();
-    for protocol in ["wireguard", "phazevpn"] {
-        for (public_key, address) in store::clients::active_peers(pool, node.id, protocol).await? {
-            if let Ok(address) = address.parse() {
-                peers.push(wireguard::Peer { public_key, address });
-            }
-        }
-    }
+    let period = super::usage::period_start(time::OffsetDateTime::now_utc());
+    let served = store::nodes::peers(pool, node.id, period).await?;
+    let peers: Vec<_> = served
+        .iter()
+        .filter(|p| p.protocol != "openvpn")
+        .filter_map(|p| Some(wireguard::Peer { public_key: p.public_key.clone()?, address: p.address.parse().ok()? }))
+        .collect();
     let wg0 = wireguard::node_config(
         &private_key,
         address_pool.node_address(),
@@ -139,13 +187,18 @@ pub async fn bundle(pool: &PgPool, vault: &Vault, pki: &Pki, node: &Node) -> Res
     );
     let server = pki.ca.issue_server(&node.host).map_err(PkiSetupError::from)?;
     let (ovpn_network, ovpn_netmask) = address_pool.openvpn_subnet();
-    Ok(vec![
+    let ccd = served.into_iter().filter(|p| p.protocol == "openvpn").filter_map(|p| {
+        Some((format!("ccd/{}", p.client_id), openvpn::ccd_entry(p.address.parse().ok()?, ovpn_netmask)))
+    });
+    let mut files = vec![
         ("wg0.conf".into(), wg0),
         ("server.conf".into(), openvpn::server_config(node.openvpn_port as u16, ovpn_network, ovpn_netmask)),
         ("ca.crt".into(), pki.ca_cert_pem.clone()),
         ("server.crt".into(), server.cert_pem),
         ("server.key".into(), server.key_pem),
         ("tls-crypt.key".into(), pki.tls_crypt_key.clone()),
-        ("crl.pem".into(), pki::crl_pem(pool, pki).await?),
-    ])
+        ("crl.pem".into(), pki::crl_pem(pool, pki).await?.1),
+    ];
+    files.extend(ccd);
+    Ok(files)
 }

@@ -2,6 +2,7 @@
 use crate::store::{self, pki::PkiRow};
 use crate::vault::{Vault, VaultError};
 use crate::vpn::openvpn::{self, Ca, PkiError};
+use sha2::Digest;
 use sqlx::PgPool;
 
 const CA_KEY: &str = "pki:ca-key";
@@ -42,9 +43,19 @@ pub async fn load_or_create(pool: &PgPool, vault: &Vault) -> Result<Pki, PkiSetu
     })
 }
 
-/// The current CRL: every revoked client certificate.
-pub async fn crl_pem(pool: &PgPool, pki: &Pki) -> Result<String, PkiSetupError> {
+/// The current CRL of every revoked client certificate, with a weak ETag over what it says.
+/// It is issued afresh each day (valid a week), so a node that polls with the ETag picks up a
+/// new one daily even when nothing was revoked; its number grows with time and revocations.
+pub async fn crl_pem(pool: &PgPool, pki: &Pki) -> Result<(String, String), PkiSetupError> {
     let revoked = store::clients::revoked_serials(pool).await?;
-    let number = time::OffsetDateTime::now_utc().unix_timestamp().max(1) as u64;
-    Ok(pki.ca.crl(number, &revoked, 7)?)
+    let today = time::OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT);
+    let latest = revoked.iter().map(|(_, at)| *at).max().unwrap_or(today).max(today);
+    let number = latest.unix_timestamp().max(1) as u64;
+    let mut digest = sha2::Sha256::new();
+    for (serial, at) in &revoked {
+        digest.update(format!("{serial}@{}\n", at.unix_timestamp()));
+    }
+    digest.update(number.to_be_bytes());
+    let etag = format!("W/\"{}\"", hex::encode(&digest.finalize()[..16]));
+    Ok((etag, pki.ca.crl(number, today, &revoked, 7)?))
 }

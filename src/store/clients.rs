@@ -160,17 +160,16 @@ pub async fn rename(pool: &PgPool, user_id: i64, id: Uuid, name: &str) -> Result
     Ok(done.rows_affected() == 1)
 }
 
-/// Revokes an active client of the user; false if there is no active one.
-pub async fn revoke(pool: &PgPool, user_id: i64, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+/// Revokes an active client of the user; its node, or None if there is no active one.
+pub async fn revoke(pool: &PgPool, user_id: i64, id: Uuid) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
         "UPDATE clients SET status = 'revoked', revoked_at = now(), updated_at = now() \
-         WHERE id = $1 AND user_id = $2 AND status = 'active'",
+         WHERE id = $1 AND user_id = $2 AND status = 'active' RETURNING node_id",
     )
     .bind(id)
     .bind(user_id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Serial numbers of revoked OpenVPN client certificates, for the CRL.
@@ -178,19 +177,6 @@ pub async fn revoked_serials(pool: &PgPool) -> sqlx::Result<Vec<(String, OffsetD
     sqlx::query_as(
         "SELECT cert_serial, revoked_at FROM clients WHERE status = 'revoked' AND cert_serial IS NOT NULL ORDER BY revoked_at",
     )
-    .fetch_all(pool)
-    .await
-}
-
-/// The node's active WireGuard-style peers: (public key, address).
-pub async fn active_peers(pool: &PgPool, node_id: i64, protocol: &str) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
-        "SELECT c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
-         WHERE c.node_id = $1 AND c.protocol = $2 AND c.status = 'active' AND u.status = 'active' \
-         AND c.public_key IS NOT NULL AND c.address IS NOT NULL ORDER BY c.created_at",
-    )
-    .bind(node_id)
-    .bind(protocol)
     .fetch_all(pool)
     .await
 }

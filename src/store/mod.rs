@@ -1,8 +1,10 @@
 //! The only place that runs SQL.
 pub mod clients;
+pub mod connections;
 pub mod nodes;
 pub mod pki;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 
 /// Name of the unique constraint a failed insert or update ran into, if any.

@@ -1,5 +1,7 @@
 use super::violated_constraint;
 use sqlx::PgPool;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Node {
@@ -16,6 +18,8 @@ pub struct Node {
     pub wg_public_key: String,
     pub wg_private_key_sealed: Option<Vec<u8>>,
     pub active: bool,
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub token_rotated_at: Option<OffsetDateTime>,
 }
 
 impl Node {
@@ -25,7 +29,7 @@ impl Node {
 }
 
 const COLUMNS: &str = "id, name::text AS name, region, host, wireguard_port, openvpn_port, phazevpn_port, protocols, \
-     address_pool, dns, wg_public_key, wg_private_key_sealed, active";
+     address_pool, dns, wg_public_key, wg_private_key_sealed, active, last_seen_at, token_rotated_at";
 
 pub struct NewNode<'a> {
     pub name: &'a str,
@@ -39,6 +43,7 @@ pub struct NewNode<'a> {
     pub dns: &'a str,
     pub wg_public_key: &'a str,
     pub wg_private_key_sealed: Option<&'a [u8]>,
+    pub token_hash: &'a [u8],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +70,8 @@ pub async fn insert(pool: &PgPool, n: NewNode<'_>) -> Result<i64, NodeConflict> 
     }
     let id = sqlx::query_scalar(
         "INSERT INTO nodes (name, region, host, wireguard_port, openvpn_port, phazevpn_port, protocols, address_pool, \
-         dns, wg_public_key, wg_private_key_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         dns, wg_public_key, wg_private_key_sealed, token_hash, token_rotated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now()) RETURNING id",
     )
     .bind(n.name)
     .bind(n.region)
@@ -78,6 +84,7 @@ pub async fn insert(pool: &PgPool, n: NewNode<'_>) -> Result<i64, NodeConflict> 
     .bind(n.dns)
     .bind(n.wg_public_key)
     .bind(n.wg_private_key_sealed)
+    .bind(n.token_hash)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| match violated_constraint(&e).as_deref() {
@@ -111,4 +118,102 @@ pub async fn find_by_name(pool: &PgPool, name: &str) -> sqlx::Result<Option<Node
 
 pub async fn exists(pool: &PgPool) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM nodes)").fetch_one(pool).await
+}
+
+/// Replaces the node's token; the old one stops working with this commit. False: no such node.
+pub async fn set_token(pool: &PgPool, id: i64, token_hash: &[u8]) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE nodes SET token_hash = $2, token_rotated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The node a token belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenHolder {
+    pub id: i64,
+    pub name: String,
+    /// Its heartbeat is older than a few seconds (worth writing again).
+    pub heartbeat_due: bool,
+}
+
+pub async fn find_by_token(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<TokenHolder>> {
+    sqlx::query_as::<_, TokenHolder>(
+        "SELECT id, name::text AS name, (last_seen_at IS NULL OR last_seen_at < now() - interval '5 seconds') \
+         AS heartbeat_due FROM nodes WHERE token_hash = $1 AND active",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn heartbeat(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE nodes SET last_seen_at = now() WHERE id = $1").bind(id).execute(pool).await?;
+    Ok(())
+}
+
+/// Which of a node's clients `c` (of user `u`) it serves; `period` is the parameter holding the
+/// period's first day.
+fn served(period: &str) -> String {
+    format!(
+        "c.status = 'active' AND u.status = 'active' AND c.address IS NOT NULL \
+         AND (u.data_limit_bytes IS NULL OR u.data_limit_bytes > (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) \
+              FROM usage_daily d WHERE d.user_id = u.id AND d.day >= {period}))"
+    )
+}
+
+/// One client a node must serve.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PeerRow {
+    pub client_id: Uuid,
+    pub protocol: String,
+    pub public_key: Option<String>,
+    pub address: String,
+}
+
+/// The clients node `node_id` must serve: active, of an active user, with an address, and
+/// whose user is within their data limit for the period starting `period_start`.
+pub async fn peers(pool: &PgPool, node_id: i64, period_start: Date) -> sqlx::Result<Vec<PeerRow>> {
+    sqlx::query_as::<_, PeerRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT c.id AS client_id, c.protocol, c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
+         WHERE c.node_id = $1 AND {} ORDER BY c.protocol, c.id",
+        served("$2")
+    )))
+    .bind(node_id)
+    .bind(period_start)
+    .fetch_all(pool)
+    .await
+}
+
+/// The nodes where any of these users has a client (their peer lists change with the users).
+pub async fn serving_users(pool: &PgPool, user_ids: &[i64]) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT DISTINCT node_id FROM clients WHERE user_id = ANY($1)")
+        .bind(user_ids)
+        .fetch_all(pool)
+        .await
+}
+
+/// A node with what the admin page shows of it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NodeStatus {
+    #[sqlx(flatten)]
+    pub node: Node,
+    pub peers: i64,
+    pub open_sessions: i64,
+    pub has_token: bool,
+}
+
+pub async fn statuses(pool: &PgPool, period_start: Date) -> sqlx::Result<Vec<NodeStatus>> {
+    sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, token_hash IS NOT NULL AS has_token, (SELECT count(*) FROM clients c \
+         JOIN users u ON u.id = c.user_id WHERE c.node_id = nodes.id AND {}) AS peers, \
+         (SELECT count(*) FROM connection_sessions s WHERE s.node_id = nodes.id AND s.ended_at IS NULL) AS open_sessions \
+         FROM nodes ORDER BY region, name",
+        served("$1")
+    )))
+    .bind(period_start)
+    .fetch_all(pool)
+    .await
 }

@@ -115,3 +115,31 @@ pub async fn username_taken(pool: &PgPool, username: &str) -> sqlx::Result<bool>
         .fetch_one(pool)
         .await
 }
+
+pub async fn id_by_username(pool: &PgPool, username: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1::citext").bind(username).fetch_optional(pool).await
+}
+
+/// Sets `active` or `suspended` and ends every session of the user when suspending; the token
+/// hashes of the ended sessions, or None if there is no such user.
+pub async fn set_status(pool: &PgPool, user_id: i64, status: &str) -> sqlx::Result<Option<Vec<Vec<u8>>>> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query("UPDATE users SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
+    if found.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let ended = if status == "suspended" {
+        sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    Ok(Some(ended))
+}

@@ -1,7 +1,9 @@
+use super::account::date_time;
 use super::components::{csrf_input, field_error, Field};
 use super::{page, PageContext};
 use crate::domain::nodes::NodeForm;
 use crate::domain::FieldErrors;
+use crate::store::nodes::NodeStatus;
 use maud::{html, Markup};
 
 pub struct AdminOverview {
@@ -28,7 +30,23 @@ pub fn overview(ctx: &PageContext, o: &AdminOverview) -> Markup {
     )
 }
 
-pub fn nodes(ctx: &PageContext, nodes: &[crate::store::nodes::Node], form: &NodeForm, errors: &FieldErrors) -> Markup {
+/// A node on the nodes page, with whether it polled lately.
+pub struct NodeRow {
+    pub status: NodeStatus,
+    pub online: bool,
+}
+
+pub struct NodesPage<'a> {
+    pub rows: &'a [NodeRow],
+    pub form: &'a NodeForm,
+    pub errors: &'a FieldErrors,
+    /// A node's name and its new token, shown this once.
+    pub new_token: Option<(&'a str, &'a str)>,
+}
+
+pub fn nodes(ctx: &PageContext, p: &NodesPage) -> Markup {
+    let form = p.form;
+    let errors = p.errors;
     let port = |p: u16| p.to_string();
     let (wg, ovpn, phaze) = (port(form.wireguard_port), port(form.openvpn_port), port(form.phazevpn_port));
     page(
@@ -37,17 +55,36 @@ pub fn nodes(ctx: &PageContext, nodes: &[crate::store::nodes::Node], form: &Node
         html! {
             p { a href="/admin" { "← Admin" } }
             h1 { "VPN nodes" }
+            @if let Some((name, token)) = p.new_token {
+                article #node-token role="status" {
+                    h2 { "API token of " (name) }
+                    p { "Copy it now: it is shown only this once. The node sends it as " code { "Authorization: Bearer TOKEN" } "." }
+                    pre { code #new-node-token { (token) } }
+                }
+            }
             table #node-list {
-                thead { tr { th { "Name" } th { "Region" } th { "Host" } th { "Pool" } th { "Protocols" } th { "WireGuard key" } } }
+                thead { tr { th { "Name" } th { "Region" } th { "Host" } th { "Pool" } th { "Protocols" } th { "Status" } th { "Last seen" } th { "Peers" } th { "Connected" } th { "Token" } } }
                 tbody {
-                    @for n in nodes {
-                        tr {
+                    @for row in p.rows {
+                        @let n = &row.status.node;
+                        tr data-node=(n.name) {
                             td { (n.name) } td { (n.region) } td { (n.host) } td { (n.address_pool) }
-                            td { (n.protocols.join(", ")) } td { code { (n.wg_public_key) } }
+                            td { (n.protocols.join(", ")) }
+                            td.node-status { @if row.online { mark { "online" } } @else { "offline" } }
+                            td { @match n.last_seen_at { Some(at) => (date_time(at)), None => "never" } }
+                            td.node-peers { (row.status.peers) }
+                            td.node-sessions { (row.status.open_sessions) }
+                            td {
+                                form method="post" action={ "/admin/nodes/" (n.id) "/token" } {
+                                    (csrf_input(&ctx.csrf))
+                                    button.secondary type="submit" { @if row.status.has_token { "Rotate token" } @else { "Issue token" } }
+                                }
+                            }
                         }
                     }
                 }
             }
+            p { small { "A node is offline when it has missed two polls. Rotating a token stops the old one at once." } }
             h2 { "Add a node" }
             form method="post" action="/admin/nodes" novalidate {
                 (csrf_input(&ctx.csrf))

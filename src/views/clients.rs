@@ -94,7 +94,8 @@ fn create_form(csrf: &str, s: &ClientsSection) -> Markup {
     }
 }
 
-pub fn client_page(ctx: &PageContext, d: &ClientDetails, rename_errors: &FieldErrors) -> Markup {
+/// The client page; `activity` is its usage and connection history.
+pub fn client_page(ctx: &PageContext, d: &ClientDetails, rename_errors: &FieldErrors, activity: Markup) -> Markup {
     let c = &d.client;
     let active = c.status == "active";
     page(
@@ -119,6 +120,9 @@ pub fn client_page(ctx: &PageContext, d: &ClientDetails, rename_errors: &FieldEr
                     }
                 }
                 @if let Some(uri) = &d.uri { details { summary { "Profile link" } code #client-uri { (uri) } } }
+            }
+            (activity)
+            @if active {
                 section {
                     h2 { "Rename" }
                     form method="post" action={ "/clients/" (c.id) "/rename" } novalidate {
@@ -129,7 +133,7 @@ pub fn client_page(ctx: &PageContext, d: &ClientDetails, rename_errors: &FieldEr
                 }
                 section {
                     h2 { "Revoke" }
-                    p { "A revoked client can no longer connect; it stays listed as revoked." }
+                    p { "A revoked client leaves the servers' lists at their next poll (within a minute) and can no longer connect; it stays listed as revoked." }
                     a.secondary role="button" href={ "/clients/" (c.id) "/revoke" } { "Revoke this client…" }
                 }
             }
@@ -145,7 +149,7 @@ pub fn revoke_confirm(ctx: &PageContext, d: &ClientDetails) -> Markup {
         html! {
             article.narrow {
                 h1 { "Revoke " (c.name) "?" }
-                p { "The device loses access at once and cannot be brought back; you can add a new client instead." }
+                p { "The servers drop the device at their next poll, within a minute, and it cannot be brought back; you can add a new client instead." }
                 form method="post" action={ "/clients/" (c.id) "/revoke" } {
                     (csrf_input(&ctx.csrf))
                     button type="submit" { "Yes, revoke " (c.name) }

@@ -75,6 +75,7 @@ fn nav(ctx: &PageContext) -> Markup {
                 li { a href="/pricing" { "Pricing" } }
                 @if let Some(user) = &ctx.user {
                     li { a href="/dashboard" { "Dashboard" } }
+                    li { a href="/usage" { "Usage" } }
                     @if user.is_admin { li { a href="/admin" { "Admin" } } }
                     li { a href="/account" { (user.username) } }
                     li { (logout_button(&ctx.csrf)) }

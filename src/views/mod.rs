@@ -8,5 +8,6 @@ pub mod dashboard;
 pub mod errors;
 pub mod layout;
 pub mod public;
+pub mod usage;
 
 pub use layout::{page, Flash, NavUser, PageContext};

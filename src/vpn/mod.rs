@@ -37,9 +37,4 @@ impl Protocol {
     pub fn parse(s: &str) -> Option<Protocol> {
         Protocol::ALL.into_iter().find(|p| p.as_str() == s)
     }
-
-    /// Whether clients of this protocol get an address from the node's pool.
-    pub fn needs_address(self) -> bool {
-        !matches!(self, Protocol::Openvpn)
-    }
 }

@@ -103,12 +103,18 @@ impl Ca {
         self.issue(host, SERVER_CERT_DAYS, ExtendedKeyUsagePurpose::ServerAuth, vec![host.to_owned()])
     }
 
-    /// The CRL of the given (serial hex, revoked at) pairs, valid for `days`.
-    pub fn crl(&self, crl_number: u64, revoked: &[(String, OffsetDateTime)], days: i64) -> Result<String, PkiError> {
-        let now = OffsetDateTime::now_utc();
+    /// The CRL of the given (serial hex, revoked at) pairs, issued at `this_update` and valid
+    /// for `days` after it.
+    pub fn crl(
+        &self,
+        crl_number: u64,
+        this_update: OffsetDateTime,
+        revoked: &[(String, OffsetDateTime)],
+        days: i64,
+    ) -> Result<String, PkiError> {
         let params = CertificateRevocationListParams {
-            this_update: now - Duration::minutes(5),
-            next_update: now + Duration::days(days),
+            this_update,
+            next_update: this_update + Duration::days(days),
             crl_number: SerialNumber::from(crl_number),
             issuing_distribution_point: None,
             revoked_certs: revoked
@@ -166,14 +172,21 @@ pub fn client_profile(p: &ClientProfile) -> String {
 }
 
 /// A node's `server.conf`, with its files beside it (ca.crt, server.crt, server.key,
-/// tls-crypt.key, crl.pem).
+/// tls-crypt.key, crl.pem) and `ccd/`, one file per client the portal lists (`ccd-exclusive`:
+/// a client without one is refused, so a client that leaves the peers list cannot connect).
 pub fn server_config(port: u16, network: std::net::Ipv4Addr, netmask: std::net::Ipv4Addr) -> String {
     format!(
         "port {port}\nproto udp\ndev tun\ntopology subnet\nserver {network} {netmask}\n\
          ca ca.crt\ncert server.crt\nkey server.key\ntls-crypt tls-crypt.key\ncrl-verify crl.pem\ndh none\n\
+         client-config-dir ccd\nccd-exclusive\n\
          cipher AES-256-GCM\ndata-ciphers AES-256-GCM:CHACHA20-POLY1305\nauth SHA256\ntls-version-min 1.2\n\
          remote-cert-tls client\nkeepalive 10 60\npersist-key\npersist-tun\nverb 3\n"
     )
+}
+
+/// A client's `ccd/COMMON_NAME` file: the address the portal assigned to it.
+pub fn ccd_entry(address: std::net::Ipv4Addr, netmask: std::net::Ipv4Addr) -> String {
+    format!("ifconfig-push {address} {netmask}\n")
 }
 
 fn ensure_newline(s: &str) -> String {
@@ -197,7 +210,8 @@ mod tests {
         let server = ca.issue_server("vpn.example.com").unwrap();
         assert_ne!(client.serial, server.serial);
         assert_eq!(client.serial.len(), 32);
-        let crl = ca.crl(1, &[(client.serial.clone(), OffsetDateTime::now_utc())], 7).unwrap();
+        let crl =
+            ca.crl(1, OffsetDateTime::now_utc(), &[(client.serial.clone(), OffsetDateTime::now_utc())], 7).unwrap();
         assert!(crl.starts_with("-----BEGIN X509 CRL-----"));
         let key = new_tls_crypt_key();
         assert_eq!(key.lines().count(), 18);

@@ -43,9 +43,26 @@ impl Pool {
         (Ipv4Addr::from(u32::from(self.network) + self.half()), Ipv4Addr::from(Self::mask(self.prefix + 1)))
     }
 
+    /// The OpenVPN server's own address (the first of the upper half).
+    pub fn openvpn_server_address(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) + self.half() + 1)
+    }
+
+    /// OpenVPN client addresses, pushed by the node from its client-config-dir: the upper half
+    /// but for its network, the server's address and the broadcast address.
+    pub fn openvpn_client_addresses(&self) -> impl Iterator<Item = Ipv4Addr> {
+        let first = u32::from(self.network) + self.half() + 2;
+        (first..u32::from(self.network) + 2 * self.half() - 1).map(Ipv4Addr::from)
+    }
+
     /// The lowest client address not in `taken`.
     pub fn first_free(&self, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
         self.client_addresses().find(|a| !taken.contains(a))
+    }
+
+    /// The lowest OpenVPN client address not in `taken`.
+    pub fn first_free_openvpn(&self, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+        self.openvpn_client_addresses().find(|a| !taken.contains(a))
     }
 }
 
@@ -68,6 +85,14 @@ mod tests {
         assert_eq!(pool.openvpn_subnet(), (Ipv4Addr::new(10, 66, 0, 128), Ipv4Addr::new(255, 255, 255, 128)));
         assert_eq!(pool.first_free(&[]), Some(Ipv4Addr::new(10, 66, 0, 2)));
         assert_eq!(pool.first_free(&[Ipv4Addr::new(10, 66, 0, 2)]), Some(Ipv4Addr::new(10, 66, 0, 3)));
+        assert_eq!(pool.openvpn_server_address(), Ipv4Addr::new(10, 66, 0, 129));
+        let ovpn: Vec<_> = pool.openvpn_client_addresses().collect();
+        assert_eq!(
+            (ovpn.len(), ovpn[0], ovpn[ovpn.len() - 1]),
+            (125, Ipv4Addr::new(10, 66, 0, 130), Ipv4Addr::new(10, 66, 0, 254))
+        );
+        assert!(pool.client_addresses().all(|a| !ovpn.contains(&a)), "the halves do not overlap");
+        assert_eq!(pool.first_free_openvpn(&[Ipv4Addr::new(10, 66, 0, 130)]), Some(Ipv4Addr::new(10, 66, 0, 131)));
         let tiny = Pool::parse("10.0.0.0/28").unwrap();
         let all: Vec<_> = tiny.client_addresses().collect();
         assert_eq!(all.len(), 6);

@@ -2,12 +2,12 @@
 use super::auth::FormResponse;
 use super::forms::{self, Confirm};
 use super::responses::unprocessable;
-use crate::app::Portal;
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::db::Db;
 use crate::domain::accounts::{self, AccountError};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
+use crate::state::Portal;
 use crate::store;
 use crate::views::{self, account::AccountPage, PageContext};
 use maud::Markup;

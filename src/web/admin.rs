@@ -1,7 +1,6 @@
 use super::auth::FormResponse;
 use super::forms;
 use super::responses::unprocessable;
-use crate::app::Portal;
 use crate::auth::Admin;
 use crate::auth::CsrfForm;
 use crate::db::Db;
@@ -11,17 +10,17 @@ use crate::domain::{
     FieldErrors,
 };
 use crate::error::AppError;
+use crate::state::Portal;
 use crate::store;
-use crate::views::{self, admin::AdminOverview, PageContext};
+use crate::views::{self, admin::AdminOverview, admin::NodeRow, PageContext};
 use crate::vpn::Protocol;
 use maud::Markup;
 use rocket::form::FromForm;
-use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, State};
 use std::sync::atomic::Ordering;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![overview, nodes, add_node]
+    routes![overview, nodes, add_node, rotate_token]
 }
 
 #[get("/admin")]
@@ -70,10 +69,48 @@ fn blank_node_form() -> NodeForm {
     }
 }
 
+/// The nodes page's table: each node with its status as of now.
+async fn node_rows(db: &Db, portal: &Portal) -> Result<Vec<NodeRow>, AppError> {
+    let now = time::OffsetDateTime::now_utc();
+    let poll = portal.config.node_poll_secs;
+    Ok(store::nodes::statuses(db.pool(), domain::usage::period_start(now))
+        .await?
+        .into_iter()
+        .map(|status| NodeRow { online: domain::nodes::is_online(status.node.last_seen_at, poll, now), status })
+        .collect())
+}
+
+async fn nodes_page(
+    ctx: &PageContext,
+    db: &Db,
+    portal: &Portal,
+    form: &NodeForm,
+    errors: &FieldErrors,
+    new_token: Option<(&str, &str)>,
+) -> Result<Markup, AppError> {
+    let rows = node_rows(db, portal).await?;
+    Ok(views::admin::nodes(ctx, &views::admin::NodesPage { rows: &rows, form, errors, new_token }))
+}
+
 #[get("/admin/nodes")]
-async fn nodes(_admin: Admin, ctx: PageContext, db: &Db) -> Result<Markup, AppError> {
-    let list = store::nodes::list(db.pool()).await?;
-    Ok(views::admin::nodes(&ctx, &list, &blank_node_form(), &FieldErrors::default()))
+async fn nodes(_admin: Admin, ctx: PageContext, db: &Db, portal: &State<Portal>) -> Result<Markup, AppError> {
+    nodes_page(&ctx, db, portal, &blank_node_form(), &FieldErrors::default(), None).await
+}
+
+/// A new token for the node, shown on this page once; the old token stops at once.
+#[post("/admin/nodes/<id>/token", data = "<_form>")]
+async fn rotate_token(
+    id: i64,
+    _form: CsrfForm<'_, forms::Confirm>,
+    admin: Admin,
+    ctx: PageContext,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Markup, AppError> {
+    let token = domain::nodes::rotate_token(db.pool(), id).await?.ok_or(AppError::NotFound)?;
+    let node = store::nodes::find(db.pool(), id).await?.ok_or(AppError::NotFound)?;
+    log::info!(event = "admin_node_token_rotated", admin_id = admin.0.user_id(), node_id = id; "admin_node_token_rotated");
+    nodes_page(&ctx, db, portal, &blank_node_form(), &FieldErrors::default(), Some((&node.name, &token))).await
 }
 
 #[post("/admin/nodes", data = "<form>")]
@@ -104,14 +141,23 @@ async fn add_node(
         Err(errors) => (blank_node_form(), Err(NodeError::Invalid(errors))),
     };
     match added {
-        Ok(_) => {
+        Ok(added) => {
             portal.fragments.invalidate(super::clients::NODES_OWNER).await;
             log::info!(event = "admin_node_added", admin_id = admin.0.user_id(); "admin_node_added");
-            Ok(FormResponse::Done(Flash::success(Redirect::to("/admin/nodes"), format!("Node {} added.", node.name))))
+            // The token is shown in this answer only: no redirect, nothing stored but its hash.
+            let page = nodes_page(
+                &ctx,
+                db,
+                portal,
+                &blank_node_form(),
+                &FieldErrors::default(),
+                Some((&node.name, &added.token)),
+            )
+            .await?;
+            Ok(FormResponse::Page((rocket::http::Status::Ok, page)))
         }
         Err(NodeError::Invalid(errors)) => {
-            let list = store::nodes::list(db.pool()).await?;
-            Ok(FormResponse::Page(unprocessable(views::admin::nodes(&ctx, &list, &node, &errors))))
+            Ok(FormResponse::Page(unprocessable(nodes_page(&ctx, db, portal, &node, &errors, None).await?)))
         }
         Err(NodeError::Db(e)) => Err(e.into()),
         Err(NodeError::Setup(e)) => Err(AppError::Internal(e.to_string())),

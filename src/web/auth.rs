@@ -1,7 +1,6 @@
 //! Sign up, log in, log out.
 use super::forms::{self, Confirm};
 use super::responses::{safe_next, unprocessable};
-use crate::app::Portal;
 use crate::auth::{ClientInfo, CsrfForm, CurrentUser, SESSION_COOKIE};
 use crate::cache::Decision;
 use crate::db::Db;
@@ -9,6 +8,7 @@ use crate::domain::accounts::{self, AccountError};
 use crate::domain::signup::{self, SignupError, SignupForm};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
+use crate::state::Portal;
 use crate::views::{self, components::field_error, PageContext};
 use maud::Markup;
 use rocket::form::{Errors, FromForm};

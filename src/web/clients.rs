@@ -2,13 +2,14 @@
 use super::auth::FormResponse;
 use super::forms;
 use super::responses::{unprocessable, HxRequest};
-use crate::app::Portal;
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::cache::Lookup;
 use crate::db::Db;
 use crate::domain::clients::{ClientError, ClientForm};
+use crate::domain::usage;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
+use crate::state::Portal;
 use crate::store;
 use crate::views::{self, clients::ClientsSection, layout::trusted, PageContext};
 use crate::web::dashboard;
@@ -96,9 +97,6 @@ async fn create(
         }
         Err(errors) => (ClientForm::default(), Err(ClientError::Invalid(errors))),
     };
-    if outcome.is_ok() {
-        portal.fragments.invalidate(&user.user_id().to_string()).await;
-    }
     let (status, errors, input) = match outcome {
         Ok(_) if !hx.0 => {
             return Ok(FormResponse::Done(Flash::success(
@@ -127,16 +125,31 @@ async fn create(
     Ok(FormResponse::Page(unprocessable(views::dashboard::dashboard(&ctx, summary, clients))))
 }
 
-#[get("/clients/<id>")]
+/// The client's usage and connections, as its page shows them.
+async fn activity(user_id: i64, id: Uuid, after: Option<&str>, db: &Db) -> Result<Markup, AppError> {
+    let after = super::usage::cursor(after)?;
+    let overview = usage::overview(db.pool(), user_id, Some(id)).await?;
+    let history = usage::history(db.pool(), user_id, Some(id), after).await?;
+    let base = format!("/clients/{id}");
+    Ok(maud::html! {
+        h2 { "Usage" }
+        (views::usage::live(&overview, &format!("{base}/usage")))
+        (views::usage::history(&history, &base, false))
+    })
+}
+
+#[get("/clients/<id>?<after>")]
 async fn client_page(
     id: Uuid,
+    after: Option<&str>,
     user: CurrentUser,
     ctx: PageContext,
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Markup, AppError> {
     let details = portal.clients(db).details(user.user_id(), id, true).await?;
-    Ok(views::clients::client_page(&ctx, &details, &FieldErrors::default()))
+    let activity = activity(user.user_id(), id, after, db).await?;
+    Ok(views::clients::client_page(&ctx, &details, &FieldErrors::default(), activity))
 }
 
 /// A config file as an attachment.
@@ -176,13 +189,11 @@ async fn rename(
         Err(errors) => Err(ClientError::Invalid(errors)),
     };
     match renamed {
-        Ok(()) => {
-            portal.fragments.invalidate(&user.user_id().to_string()).await;
-            Ok(FormResponse::Done(Flash::success(Redirect::to(format!("/clients/{id}")), "Renamed.")))
-        }
+        Ok(()) => Ok(FormResponse::Done(Flash::success(Redirect::to(format!("/clients/{id}")), "Renamed."))),
         Err(ClientError::Invalid(errors)) => {
             let details = clients.details(user.user_id(), id, true).await?;
-            Ok(FormResponse::Page(unprocessable(views::clients::client_page(&ctx, &details, &errors))))
+            let activity = activity(user.user_id(), id, None, db).await?;
+            Ok(FormResponse::Page(unprocessable(views::clients::client_page(&ctx, &details, &errors, activity))))
         }
         Err(other) => Err(other.into()),
     }
@@ -212,6 +223,5 @@ async fn revoke(
     portal: &State<Portal>,
 ) -> Result<Flash<Redirect>, AppError> {
     portal.clients(db).revoke(user.user_id(), id).await?;
-    portal.fragments.invalidate(&user.user_id().to_string()).await;
     Ok(Flash::success(Redirect::to("/dashboard"), "The client is revoked."))
 }

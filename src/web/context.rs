@@ -50,7 +50,7 @@ fn anonymous_csrf(req: &Request<'_>) -> String {
         }
     }
     let (token, _) = tokens::new_token();
-    let secure = req.rocket().state::<crate::app::Portal>().is_some_and(|p| p.config.secure_cookies);
+    let secure = req.rocket().state::<crate::state::Portal>().is_some_and(|p| p.config.secure_cookies);
     req.cookies().add(
         Cookie::build((ANON_CSRF_COOKIE, token.clone()))
             .http_only(true)

@@ -1,5 +1,4 @@
 use super::clients;
-use crate::app::Portal;
 use crate::auth::CurrentUser;
 use crate::cache::Lookup;
 use crate::db::Db;
@@ -7,6 +6,7 @@ use crate::domain::accounts;
 use crate::domain::clients::ClientForm;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
+use crate::state::Portal;
 use crate::views::{self, layout::trusted, PageContext};
 use maud::Markup;
 use rocket::{get, routes, State};

@@ -1,5 +1,5 @@
 //! Security headers on every response, and no caching of anything not marked cacheable.
-use crate::app::Portal;
+use crate::state::Portal;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};

@@ -12,6 +12,7 @@ pub mod headers;
 mod health;
 mod public;
 mod responses;
+mod usage;
 
 pub use catchers::catchers;
 pub use clients::NODES_OWNER;
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<rocket::Route> {
         admin::routes(),
         health::routes(),
         assets::routes(),
+        usage::routes(),
     ]
     .concat()
 }

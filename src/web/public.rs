@@ -1,6 +1,6 @@
 use super::context::PublicContext;
 use super::responses::PublicPage;
-use crate::app::Portal;
+use crate::state::Portal;
 use crate::views;
 use rocket::{get, routes, State};
 

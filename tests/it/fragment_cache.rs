@@ -1,5 +1,5 @@
 use crate::helpers::*;
-use phaze_portal::app::Portal;
+use phaze_portal::state::Portal;
 use rocket::http::{ContentType, Status};
 use std::sync::atomic::Ordering;
 

@@ -363,7 +363,7 @@ pub fn through(proxy: &PgProxy, database_url: &str) -> String {
 impl TestApp {
     /// Adds a node the way an admin does, with the portal's own vault.
     pub async fn add_node(&self, name: &str, host: &str, pool: &str) -> i64 {
-        let portal = self.client.rocket().state::<phaze_portal::app::Portal>().unwrap();
+        let portal = self.client.rocket().state::<phaze_portal::state::Portal>().unwrap();
         let form = phaze_portal::domain::nodes::NodeForm {
             name: name.into(),
             region: "Test".into(),

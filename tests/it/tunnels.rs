@@ -2,7 +2,7 @@
 //! the node and the user's device, with the real wireguard-go, wg and openvpn, and a ping
 //! goes through the tunnel. Needs root (CI and scripts/test.sh run as root).
 use crate::helpers::*;
-use phaze_portal::app::Portal;
+use phaze_portal::state::Portal;
 use phaze_portal::vpn::wireguard::strip_wg_quick_keys;
 use rocket::http::Status;
 use std::path::{Path, PathBuf};

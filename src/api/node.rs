@@ -1,0 +1,117 @@
+//! The node contract: `GET peers` (ETag, 304), `POST events` (batches with seqs, acked),
+//! `GET crl.pem`. Every call carries the node's bearer token and counts as its heartbeat.
+use crate::auth::node::NodeAuth;
+use crate::db::Db;
+use crate::domain::{node_events, peers, pki};
+use crate::error::AppError;
+use crate::state::Portal;
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::{self, FromRequest, Request};
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::{self, Json};
+use rocket::{get, post, routes, State};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::io::Cursor;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![peer_list, events, crl]
+}
+
+/// The request's `If-None-Match`, if any.
+pub struct IfNoneMatch(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for IfNoneMatch {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
+        request::Outcome::Success(IfNoneMatch(req.headers().get_one("If-None-Match").map(str::to_owned)))
+    }
+}
+
+/// A body with an ETag, or 304 with the ETag alone.
+pub enum Tagged {
+    Body { etag: String, content_type: ContentType, body: String },
+    NotModified { etag: String },
+}
+
+impl<'r> Responder<'r, 'static> for Tagged {
+    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = Response::build();
+        match self {
+            Tagged::Body { etag, content_type, body } => response
+                .header(content_type)
+                .header(Header::new("ETag", etag))
+                .sized_body(body.len(), Cursor::new(body)),
+            Tagged::NotModified { etag } => response.status(Status::NotModified).header(Header::new("ETag", etag)),
+        };
+        // Nodes revalidate on every poll; nothing between may keep a copy.
+        Ok(response.header(Header::new("Cache-Control", "private, no-cache")).finalize())
+    }
+}
+
+#[get("/peers")]
+async fn peer_list(auth: NodeAuth, inm: IfNoneMatch, db: &Db, portal: &State<Portal>) -> Result<Tagged, AppError> {
+    let node = auth.0?;
+    let request = peers::PeerRequest {
+        node_id: node.id,
+        node_name: &node.name,
+        poll_interval_secs: portal.config.node_poll_secs,
+        if_none_match: inm.0.as_deref(),
+    };
+    Ok(match peers::for_node(db.pool(), &portal.fragments, &request).await? {
+        peers::Peers::NotModified { etag } => Tagged::NotModified { etag },
+        peers::Peers::List { etag, body } => Tagged::Body { etag, content_type: ContentType::JSON, body },
+    })
+}
+
+#[derive(Deserialize)]
+pub struct EventBatch {
+    events: Vec<serde_json::Value>,
+}
+
+#[post("/events", data = "<batch>")]
+async fn events(
+    auth: NodeAuth,
+    batch: Result<Json<EventBatch>, json::Error<'_>>,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Json<node_events::IngestReport>, AppError> {
+    let node = auth.0?;
+    let batch = match batch {
+        Ok(batch) => batch.into_inner(),
+        Err(json::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(AppError::TooLarge("The batch is larger than the JSON limit (1 MiB by default).".into()))
+        }
+        Err(json::Error::Io(_)) => return Err(AppError::BadRequest("The body could not be read.".into())),
+        Err(json::Error::Parse(_, e)) => {
+            return Err(AppError::BadRequest(format!("The body is not a batch {{\"events\": [...]}}: {e}")))
+        }
+    };
+    if batch.events.len() > node_events::MAX_BATCH {
+        return Err(AppError::Unprocessable(format!("A batch holds at most {} events.", node_events::MAX_BATCH)));
+    }
+    let report = node_events::ingest(
+        db.pool(),
+        &portal.fragments,
+        node.id,
+        batch.events,
+        portal.config.connection_retention_months,
+    )
+    .await?;
+    Ok(Json(report))
+}
+
+#[get("/crl.pem")]
+async fn crl(auth: NodeAuth, inm: IfNoneMatch, db: &Db, portal: &State<Portal>) -> Result<Tagged, AppError> {
+    auth.0?;
+    let (etag, pem) = pki::crl_pem(db.pool(), &portal.pki).await.map_err(|e| match e {
+        pki::PkiSetupError::Db(e) => AppError::from(e),
+        other => AppError::Internal(other.to_string()),
+    })?;
+    if inm.0.as_deref().is_some_and(|inm| peers::matches(inm, &etag)) {
+        return Ok(Tagged::NotModified { etag });
+    }
+    Ok(Tagged::Body { etag, content_type: ContentType::new("application", "x-pem-file"), body: pem })
+}

@@ -1,0 +1,178 @@
+//! What each node must serve (DESIGN §7), with a strong ETag. The list is cached per node under a
+//! generation that every change bumps after it commits (a client made or revoked, a user
+//! suspended, a data limit passed or changed) and per usage period, so a poll that finds nothing
+//! new costs one Redis round trip and no query.
+use super::usage;
+use crate::cache::FragmentCache;
+use crate::store::{self, nodes::PeerRow};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WireguardPeer {
+    pub client_id: Uuid,
+    pub public_key: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct OpenvpnPeer {
+    pub client_id: Uuid,
+    /// The certificate's CN: the client id.
+    pub common_name: String,
+    pub address: String,
+    /// What the node writes to `ccd/COMMON_NAME` (`ifconfig-push ADDRESS NETMASK`).
+    pub ccd: String,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct PeerList {
+    pub node: String,
+    /// How often the node should poll; it counts as offline after two missed polls.
+    pub poll_interval_secs: u32,
+    pub wireguard: Vec<WireguardPeer>,
+    pub openvpn: Vec<OpenvpnPeer>,
+    pub phazevpn: Vec<WireguardPeer>,
+}
+
+/// The answer to a poll.
+pub enum Peers {
+    NotModified { etag: String },
+    List { etag: String, body: String },
+}
+
+fn owner(node_id: i64) -> String {
+    format!("node:{node_id}")
+}
+
+/// The node's peer lists changed: every instance stops serving the cached ones. Call after commit.
+pub async fn changed(cache: &FragmentCache, node_ids: &[i64]) {
+    for id in node_ids {
+        cache.invalidate(&owner(*id)).await;
+    }
+}
+
+/// The nodes serving any of these users changed (a user suspended, a limit passed or raised).
+pub async fn users_changed(pool: &PgPool, cache: &FragmentCache, user_ids: &[i64]) -> sqlx::Result<()> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    let nodes = store::nodes::serving_users(pool, user_ids).await?;
+    changed(cache, &nodes).await;
+    Ok(())
+}
+
+pub fn build(node: &str, poll_interval_secs: u32, rows: Vec<PeerRow>, openvpn_netmask: &str) -> PeerList {
+    let mut list =
+        PeerList { node: node.to_owned(), poll_interval_secs, wireguard: vec![], openvpn: vec![], phazevpn: vec![] };
+    for row in rows {
+        match row.protocol.as_str() {
+            "openvpn" => list.openvpn.push(OpenvpnPeer {
+                client_id: row.client_id,
+                common_name: row.client_id.to_string(),
+                ccd: format!("ifconfig-push {} {openvpn_netmask}\n", row.address),
+                address: row.address,
+            }),
+            protocol => {
+                let peer = WireguardPeer {
+                    client_id: row.client_id,
+                    public_key: row.public_key.unwrap_or_default(),
+                    address: row.address,
+                };
+                if protocol == "phazevpn" {
+                    list.phazevpn.push(peer)
+                } else {
+                    list.wireguard.push(peer)
+                }
+            }
+        }
+    }
+    list
+}
+
+/// A strong ETag: the body's SHA-256 (truncated to 128 bits).
+pub fn etag_of(body: &str) -> String {
+    format!("\"{}\"", hex::encode(&Sha256::digest(body.as_bytes())[..16]))
+}
+
+/// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for it).
+pub fn matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+pub struct PeerRequest<'a> {
+    pub node_id: i64,
+    pub node_name: &'a str,
+    pub poll_interval_secs: u32,
+    pub if_none_match: Option<&'a str>,
+}
+
+/// The node's peers, or NotModified when `If-None-Match` names the current list.
+pub async fn for_node(pool: &PgPool, cache: &FragmentCache, req: &PeerRequest<'_>) -> Result<Peers, sqlx::Error> {
+    let owner = owner(req.node_id);
+    let period = usage::period_start(OffsetDateTime::now_utc());
+    let (etag_name, body_name) = (format!("peers_etag:{period}"), format!("peers:{period}"));
+    if let Some(inm) = req.if_none_match {
+        let cached = cache.lookup(&[(&etag_name, &owner)]).await;
+        if let Some(etag) = cached.cached(&etag_name, &owner) {
+            if matches(inm, etag) {
+                return Ok(Peers::NotModified { etag: etag.to_owned() });
+            }
+        }
+    }
+    let cached = cache.lookup(&[(&body_name, &owner), (&etag_name, &owner)]).await;
+    let body = cached
+        .get_or_render(&body_name, &owner, || async {
+            let node = store::nodes::find(pool, req.node_id).await?.ok_or(sqlx::Error::RowNotFound)?;
+            let netmask = crate::vpn::pool::Pool::parse(&node.address_pool)
+                .map(|p| p.openvpn_subnet().1.to_string())
+                .unwrap_or_default();
+            let rows = store::nodes::peers(pool, req.node_id, period).await?;
+            let list = build(req.node_name, req.poll_interval_secs, rows, &netmask);
+            Ok::<_, sqlx::Error>(serde_json::to_string(&list).expect("peers serialise"))
+        })
+        .await?;
+    let etag = cached.get_or_render(&etag_name, &owner, || async { Ok::<_, sqlx::Error>(etag_of(&body)) }).await?;
+    if req.if_none_match.is_some_and(|inm| matches(inm, &etag)) {
+        return Ok(Peers::NotModified { etag });
+    }
+    Ok(Peers::List { etag, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_takes_lists_weak_tags_and_star() {
+        let etag = etag_of("[]");
+        assert!(matches(&etag, &etag));
+        assert!(matches(&format!("\"x\", W/{etag}"), &etag));
+        assert!(matches("*", &etag));
+        assert!(!matches("\"other\"", &etag));
+        assert_ne!(etag_of("[]"), etag_of("[1]"));
+    }
+
+    #[test]
+    fn peers_are_split_by_protocol_with_ccd_lines_for_openvpn() {
+        let row = |protocol: &str, address: &str| PeerRow {
+            client_id: Uuid::nil(),
+            protocol: protocol.into(),
+            public_key: (protocol != "openvpn").then(|| "key".into()),
+            address: address.into(),
+        };
+        let list = build(
+            "n1",
+            30,
+            vec![row("openvpn", "10.0.0.130"), row("phazevpn", "10.0.0.3"), row("wireguard", "10.0.0.2")],
+            "255.255.255.128",
+        );
+        assert_eq!(list.openvpn[0].ccd, "ifconfig-push 10.0.0.130 255.255.255.128\n");
+        assert_eq!(list.openvpn[0].common_name, Uuid::nil().to_string());
+        assert_eq!((list.wireguard.len(), list.phazevpn.len()), (1, 1));
+        assert_eq!(list.phazevpn[0].address, "10.0.0.3");
+    }
+}

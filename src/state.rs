@@ -1,0 +1,43 @@
+//! The services every request uses, built once at ignite by `app`.
+use crate::cache::{FragmentCache, RateLimiter, Rule, SessionCache};
+use crate::config::AppConfig;
+use crate::db::Db;
+use crate::domain::accounts::LoginRules;
+use crate::domain::clients::Clients;
+use crate::domain::pki::Pki;
+use crate::domain::sessions::Sessions;
+use crate::vault::Vault;
+use std::sync::Arc;
+
+/// The services every request may use, built once at ignite.
+pub struct Portal {
+    pub config: AppConfig,
+    pub sessions: SessionCache,
+    pub fragments: FragmentCache,
+    pub limiter: RateLimiter,
+    pub rules: LoginRules,
+    /// The CDN origin of static assets, if any (for the CSP).
+    pub asset_origin: String,
+    pub vault: Vault,
+    pub pki: Arc<Pki>,
+    /// Failed node-token attempts per IP.
+    pub node_auth: Rule,
+}
+
+impl Portal {
+    pub fn sessions<'a>(&'a self, db: &'a Db) -> Sessions<'a> {
+        Sessions { pool: db.pool(), cache: &self.sessions, config: &self.config }
+    }
+
+    pub fn clients<'a>(&'a self, db: &'a Db) -> Clients<'a> {
+        Clients {
+            pool: db.pool(),
+            fragments: &self.fragments,
+            vault: &self.vault,
+            pki: &self.pki,
+            max_clients: self.config.max_clients,
+            address_grace_hours: self.config.address_grace_hours,
+            profile_days: self.config.phazevpn_profile_days,
+        }
+    }
+}
