@@ -36,21 +36,18 @@ pub struct IngestReport {
 enum Body {
     Connect {
         client: Uuid,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
+        at: String,
         remote: Option<String>,
     },
     Usage {
         client: Uuid,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
+        at: String,
         rx_bytes: u64,
         tx_bytes: u64,
     },
     Disconnect {
         client: Uuid,
-        #[serde(with = "time::serde::rfc3339")]
-        at: OffsetDateTime,
+        at: String,
         rx_bytes: u64,
         tx_bytes: u64,
     },
@@ -94,7 +91,9 @@ pub fn parse_event(
                 EventKind::Disconnect { rx: bytes(rx_bytes, "rx_bytes")?, tx: bytes(tx_bytes, "tx_bytes")? },
             ),
         };
-        let at = at.to_offset(time::UtcOffset::UTC);
+        let at = OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| "at must be an RFC 3339 time such as 2026-11-29T10:00:00Z".to_owned())?
+            .to_offset(time::UtcOffset::UTC);
         if at > now + CLOCK_SKEW {
             return Err("at is in the future: check the node's clock".into());
         }

@@ -100,6 +100,7 @@ pub fn etag_of(body: &str) -> String {
 
 /// Whether an `If-None-Match` value names `etag` (weak comparison, as RFC 9110 asks for it).
 pub fn matches(if_none_match: &str, etag: &str) -> bool {
+    let etag = etag.trim_start_matches("W/");
     if_none_match.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 

@@ -231,7 +231,7 @@ async fn rename_then_revoke_with_confirmation_keeps_the_client_listed() {
     assert_eq!(row, ("new-name".into(), "revoked".into()));
 
     let portal = app.client.rocket().state::<phaze_portal::state::Portal>().unwrap();
-    let crl = phaze_portal::domain::pki::crl_pem(&app.pool, &portal.pki).await.unwrap();
+    let (_, crl) = phaze_portal::domain::pki::crl_pem(&app.pool, &portal.pki).await.unwrap();
     let dir = tempfile_dir();
     std::fs::write(dir.join("crl.pem"), crl).unwrap();
     let serial: String = sqlx::query_scalar("SELECT cert_serial FROM clients").fetch_one(&app.pool).await.unwrap();

@@ -361,8 +361,13 @@ pub fn through(proxy: &PgProxy, database_url: &str) -> String {
 }
 
 impl TestApp {
-    /// Adds a node the way an admin does, with the portal's own vault.
+    /// Adds a node the way an admin does, with the portal's own vault; its id.
     pub async fn add_node(&self, name: &str, host: &str, pool: &str) -> i64 {
+        self.add_node_with_token(name, host, pool).await.0
+    }
+
+    /// Adds a node; its id and its API token.
+    pub async fn add_node_with_token(&self, name: &str, host: &str, pool: &str) -> (i64, String) {
         let portal = self.client.rocket().state::<phaze_portal::state::Portal>().unwrap();
         let form = phaze_portal::domain::nodes::NodeForm {
             name: name.into(),
@@ -376,7 +381,8 @@ impl TestApp {
             dns: "9.9.9.9".into(),
             wg_public_key: String::new(),
         };
-        phaze_portal::domain::nodes::add(&self.pool, &portal.vault, &form).await.unwrap()
+        let added = phaze_portal::domain::nodes::add(&self.pool, &portal.vault, &form).await.unwrap();
+        (added.id, added.token)
     }
 
     /// Creates a client through the dashboard form (no JavaScript); its id.
