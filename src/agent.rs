@@ -42,6 +42,8 @@ fn now() -> String {
 impl NodeAgent {
     /// `portal_url` as the node reaches it, e.g. `https://portal.example.com`.
     pub fn new(portal_url: &str, token: &str) -> NodeAgent {
+        // HTTPS to a real portal needs a rustls provider; the first one installed stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
         NodeAgent {
             http,

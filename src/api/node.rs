@@ -32,7 +32,7 @@ impl<'r> FromRequest<'r> for IfNoneMatch {
 
 /// A body with an ETag, or 304 with the ETag alone.
 pub enum Tagged {
-    Body { etag: String, content_type: ContentType, body: String },
+    Body { etag: String, media_type: (&'static str, &'static str), body: String },
     NotModified { etag: String },
 }
 
@@ -40,8 +40,8 @@ impl<'r> Responder<'r, 'static> for Tagged {
     fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
         let mut response = Response::build();
         match self {
-            Tagged::Body { etag, content_type, body } => response
-                .header(content_type)
+            Tagged::Body { etag, media_type, body } => response
+                .header(ContentType::new(media_type.0, media_type.1))
                 .header(Header::new("ETag", etag))
                 .sized_body(body.len(), Cursor::new(body)),
             Tagged::NotModified { etag } => response.status(Status::NotModified).header(Header::new("ETag", etag)),
@@ -62,7 +62,7 @@ async fn peer_list(auth: NodeAuth, inm: IfNoneMatch, db: &Db, portal: &State<Por
     };
     Ok(match peers::for_node(db.pool(), &portal.fragments, &request).await? {
         peers::Peers::NotModified { etag } => Tagged::NotModified { etag },
-        peers::Peers::List { etag, body } => Tagged::Body { etag, content_type: ContentType::JSON, body },
+        peers::Peers::List { etag, body } => Tagged::Body { etag, media_type: ("application", "json"), body },
     })
 }
 
@@ -113,5 +113,5 @@ async fn crl(auth: NodeAuth, inm: IfNoneMatch, db: &Db, portal: &State<Portal>) 
     if inm.0.as_deref().is_some_and(|inm| peers::matches(inm, &etag)) {
         return Ok(Tagged::NotModified { etag });
     }
-    Ok(Tagged::Body { etag, content_type: ContentType::new("application", "x-pem-file"), body: pem })
+    Ok(Tagged::Body { etag, media_type: ("application", "x-pem-file"), body: pem })
 }

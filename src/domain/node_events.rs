@@ -34,23 +34,9 @@ pub struct IngestReport {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Body {
-    Connect {
-        client: Uuid,
-        at: String,
-        remote: Option<String>,
-    },
-    Usage {
-        client: Uuid,
-        at: String,
-        rx_bytes: u64,
-        tx_bytes: u64,
-    },
-    Disconnect {
-        client: Uuid,
-        at: String,
-        rx_bytes: u64,
-        tx_bytes: u64,
-    },
+    Connect { client: Uuid, at: String, remote: Option<String> },
+    Usage { client: Uuid, at: String, rx_bytes: u64, tx_bytes: u64 },
+    Disconnect { client: Uuid, at: String, rx_bytes: u64, tx_bytes: u64 },
 }
 
 fn bytes(n: u64, field: &str) -> Result<i64, String> {

@@ -204,12 +204,16 @@ pub async fn set_user_status(
 /// Bytes for people: 1.5 GB (powers of 1000, as operators and apps show traffic).
 pub fn human_bytes(bytes: i64) -> String {
     let b = bytes.max(0) as f64;
-    match bytes {
-        ..1_000 => format!("{bytes} B"),
-        ..1_000_000 => format!("{:.1} KB", b / 1e3),
-        ..1_000_000_000 => format!("{:.1} MB", b / 1e6),
-        ..1_000_000_000_000 => format!("{:.2} GB", b / 1e9),
-        _ => format!("{:.2} TB", b / 1e12),
+    if bytes < 1_000 {
+        format!("{} B", bytes.max(0))
+    } else if bytes < 1_000_000 {
+        format!("{:.1} KB", b / 1e3)
+    } else if bytes < 1_000_000_000 {
+        format!("{:.1} MB", b / 1e6)
+    } else if bytes < 1_000_000_000_000 {
+        format!("{:.2} GB", b / 1e9)
+    } else {
+        format!("{:.2} TB", b / 1e12)
     }
 }
 

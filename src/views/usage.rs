@@ -63,10 +63,12 @@ pub fn live(o: &UsageOverview, poll_url: &str) -> Markup {
 fn duration(from: OffsetDateTime, to: Option<OffsetDateTime>) -> String {
     let Some(to) = to else { return "connected".into() };
     let secs = (to - from).whole_seconds().max(0);
-    match secs {
-        ..60 => format!("{secs} s"),
-        ..3600 => format!("{} min", secs / 60),
-        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    if secs < 60 {
+        format!("{secs} s")
+    } else if secs < 3600 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{} h {} min", secs / 3600, secs % 3600 / 60)
     }
 }
 

@@ -242,8 +242,12 @@ impl ServerProcess {
     }
 
     pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_on(free_port(), database_url, env).await
+    }
+
+    /// On a given port (to restart a stopped server where its clients expect it).
+    pub async fn start_on(port: u16, database_url: &str, env: &[(&str, &str)]) -> Self {
         let redis = RedisServer::start();
-        let port = free_port();
         let log_path = std::env::temp_dir().join(format!("phaze-portal-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_phaze-portal"))
@@ -411,4 +415,19 @@ pub fn inline_block(ovpn: &str, tag: &str) -> String {
     let start = ovpn.find(&format!("<{tag}>\n")).unwrap() + tag.len() + 3;
     let end = ovpn.find(&format!("</{tag}>")).unwrap();
     ovpn[start..end].to_owned()
+}
+
+/// Runs the portal's CLI against `database_url`; (success, stdout, stderr).
+pub fn portal_cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_phaze-portal"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", database_url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -202,10 +202,8 @@ async fn revoked_suspended_and_over_limit_clients_leave_the_list_at_once_on_ever
     assert_eq!(listed(&first.json()).len(), 2);
     let etag = first.etag.unwrap();
     let portal = app.client.rocket().state::<Portal>().unwrap();
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'leave_user'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let user_id: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE username = 'leave_user'").fetch_one(&app.pool).await.unwrap();
 
     // Each change, made through the first instance, is seen by the second at its next poll.
     let expect = |r: NodeResponse, want: &[Uuid], why: &str| {
@@ -260,7 +258,8 @@ async fn the_same_batch_twice_counts_once() {
     let second = send(&app.client, &token, batch).await;
     assert_eq!(second.json(), json!({"acked_seq": 3, "stored": 0, "duplicates": 3, "rejected": []}));
     assert_eq!(counted(&app, phone).await, ((3000, 300), (3000, 300)));
-    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM connection_sessions").fetch_one(&app.pool).await.unwrap();
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM connection_sessions").fetch_one(&app.pool).await.unwrap();
     assert_eq!(sessions, 1);
     let last_seen: Option<time::OffsetDateTime> =
         sqlx::query_scalar("SELECT last_seen_at FROM nodes").fetch_one(&app.pool).await.unwrap();
@@ -274,7 +273,12 @@ async fn out_of_order_and_late_events_are_counted_once_and_acked_contiguously() 
     let r = send(
         &app.client,
         &token,
-        json!([connect(1, phone, 60), usage(2, phone, 50, 100, 10), usage(5, phone, 20, 500, 50), usage(6, phone, 10, 600, 60)]),
+        json!([
+            connect(1, phone, 60),
+            usage(2, phone, 50, 100, 10),
+            usage(5, phone, 20, 500, 50),
+            usage(6, phone, 10, 600, 60)
+        ]),
     )
     .await;
     assert_eq!(r.json()["acked_seq"], 2, "a gap at 3 holds the ack");
@@ -300,7 +304,10 @@ async fn a_counter_reset_neither_goes_negative_nor_counts_twice() {
     // A fresh connect closes the connection that was never closed, at its last reading.
     send(&app.client, &token, json!([connect(5, phone, 20), disconnect(6, phone, 10, 100, 10)])).await;
     let rows: Vec<(Option<time::OffsetDateTime>, i64)> =
-        sqlx::query_as("SELECT ended_at, rx_bytes FROM connection_sessions ORDER BY started_at").fetch_all(&app.pool).await.unwrap();
+        sqlx::query_as("SELECT ended_at, rx_bytes FROM connection_sessions ORDER BY started_at")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|(ended, _)| ended.is_some()));
     assert_eq!((rows[0].1, rows[1].1), (5700, 100));
@@ -425,10 +432,8 @@ async fn partitions_are_made_ahead_moved_out_of_the_default_and_dropped_past_ret
         made.created,
         ["connection_sessions_y2031m04", "connection_sessions_y2031m05", "connection_sessions_y2031m06"]
     );
-    let in_may: i64 = sqlx::query_scalar("SELECT count(*) FROM connection_sessions_y2031m05")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let in_may: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM connection_sessions_y2031m05").fetch_one(&app.pool).await.unwrap();
     assert_eq!(in_may, 1, "the row moved from the default partition into its month");
     let again = upkeep(&app.pool, datetime!(2031-04-21 0:00 UTC), 2, 12).await.unwrap();
     assert!(again.created.is_empty() && again.dropped.is_empty(), "idempotent");
@@ -458,13 +463,12 @@ async fn users_see_their_usage_chart_and_history_pages_and_nobody_elses() {
     assert_eq!(counted(&app, phone).await, ((60_000_000, 6_000_000), (60_000_000, 6_000_000)));
     // Near a month's start some of these fall in the last period: expect what this one holds.
     let period = phaze_portal::domain::usage::period_start(time::OffsetDateTime::now_utc());
-    let this_period: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(rx_bytes + tx_bytes), 0)::bigint FROM usage_daily WHERE day >= $1",
-    )
-    .bind(period)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let this_period: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(rx_bytes + tx_bytes), 0)::bigint FROM usage_daily WHERE day >= $1")
+            .bind(period)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let figure = phaze_portal::domain::usage::human_bytes(this_period);
     let (status, page) = app.page("/usage").await;
     assert_eq!(status, Status::Ok);
@@ -473,7 +477,11 @@ async fn users_see_their_usage_chart_and_history_pages_and_nobody_elses() {
     assert!(page.contains("<svg") && page.contains("class=\"bar-rx\""), "a server-rendered chart");
     assert!(page.contains("hx-trigger=\"every 30s\""), "live figures poll while the page is open");
     assert!(page.contains("198.51.100.23:40000") && page.contains("2 min"));
-    let rows = |html: &str| html.split("id=\"history-list\"").nth(1).map_or(0, |t| t.split("</table>").next().unwrap().matches("<tr>").count() - 1);
+    let rows = |html: &str| {
+        html.split("id=\"history-list\"")
+            .nth(1)
+            .map_or(0, |t| t.split("</table>").next().unwrap().matches("<tr>").count() - 1)
+    };
     assert_eq!(rows(&page), 25, "the first page of history holds 25 connections");
     let older = page.split("id=\"history-older\" href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let (_, second) = app.page(&older).await;

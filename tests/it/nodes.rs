@@ -23,8 +23,11 @@ async fn an_admin_adds_nodes_and_bad_ones_are_refused() {
         ("wg_public_key", ""),
     ];
     let r = app.submit("/admin/nodes", "/admin/nodes", &good).await;
-    assert_eq!(r.status(), Status::SeeOther);
-    drop(r);
+    assert_eq!(r.status(), Status::Ok, "the answer itself shows the token, once");
+    let body = r.into_string().await.unwrap();
+    let token = body.split("id=\"new-node-token\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM nodes").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored, phaze_portal::auth::tokens::hash_token(&token), "only its SHA-256 is stored");
     let (_, dashboard) = app.page("/dashboard").await;
     assert!(dashboard.contains("fra-1 — Frankfurt"), "the cached server choices moved on");
     let (_, page) = app.page("/admin/nodes").await;

@@ -109,6 +109,7 @@ impl TestNet {
 
     fn write(&self, name: &str, content: &str) -> String {
         let path = self.dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, content).unwrap();
         path.display().to_string()
     }
@@ -228,6 +229,8 @@ async fn openvpn_profile_connects_and_is_refused_once_revoked() {
         .and_then(|a| a.split('/').next())
         .unwrap()
         .to_owned();
+    let assigned: String = sqlx::query_scalar("SELECT address FROM clients").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(device_ip, assigned, "the node pushed the address the portal assigned (ccd/)");
     assert!(ping(&net.device, &device_ip, &server_ip), "ping through OpenVPN from {device_ip} to {server_ip}");
     net.device.kill_all();
 
@@ -243,4 +246,72 @@ async fn openvpn_profile_connects_and_is_refused_once_revoked() {
     assert!(!log_has(&client_log, "Initialization Sequence Completed"), "a revoked client must not connect");
     net.node.kill_all();
     net.device.kill_all();
+}
+
+/// Makes the node's WireGuard interface serve exactly the peers of a peers list (what a node
+/// agent does after each poll that found a change).
+fn sync_wireguard_peers(node: &Netns, iface: &str, list: &serde_json::Value) {
+    let wanted: Vec<(String, String)> = ["wireguard", "phazevpn"]
+        .iter()
+        .flat_map(|p| list[p].as_array().cloned().unwrap_or_default())
+        .map(|peer| (peer["public_key"].as_str().unwrap().to_owned(), peer["address"].as_str().unwrap().to_owned()))
+        .collect();
+    for key in node.must(&["wg", "show", iface, "peers"]).lines() {
+        if !wanted.iter().any(|(k, _)| k == key) {
+            node.must(&["wg", "set", iface, "peer", key, "remove"]);
+        }
+    }
+    for (key, address) in &wanted {
+        node.must(&["wg", "set", iface, "peer", key, "allowed-ips", &format!("{address}/32")]);
+    }
+}
+
+#[rocket::async_test]
+async fn wireguard_node_takes_its_peers_from_the_api_and_drops_a_revoked_client_at_the_next_poll() {
+    use crate::node_api::peers;
+    let net = TestNet::new("a");
+    let app = TestApp::spawn().await;
+    let (_, token) = app.add_node_with_token("api-node", &net.node_host(), &net.pool()).await;
+    app.sign_up("tunnel_api").await;
+    let id = app.create_client("api-device", "wireguard").await;
+    let (_, _, _, client_conf) = app.download(id).await;
+
+    // The node's own interface, with no peers: they come from the API only.
+    let files = node_files(&app, "api-node").await;
+    let interface_only = file(&files, "wg0.conf").split("[Peer]").next().unwrap().to_owned();
+    let n = net.n;
+    let node_ip = format!("10.77.{n}.1");
+    net.node.must(&["wireguard-go", "wga"]);
+    net.node.must(&["wg", "setconf", "wga", &net.write("node.conf", &strip_wg_quick_keys(&interface_only))]);
+    net.node.must(&["ip", "addr", "add", &format!("{node_ip}/24"), "dev", "wga"]);
+    net.node.must(&["ip", "link", "set", "wga", "up"]);
+    assert_eq!(net.node.must(&["wg", "show", "wga", "peers"]).trim(), "", "no peer before the first poll");
+
+    let first = peers(&app.client, &token, None).await;
+    assert_eq!(first.status, Status::Ok);
+    sync_wireguard_peers(&net.node, "wga", &first.json());
+    let address = first.json()["wireguard"][0]["address"].as_str().unwrap().to_owned();
+
+    net.device.must(&["wireguard-go", "wgb"]);
+    net.device.must(&["wg", "setconf", "wgb", &net.write("device.conf", &strip_wg_quick_keys(&client_conf))]);
+    net.device.must(&["ip", "addr", "add", &format!("{address}/32"), "dev", "wgb"]);
+    net.device.must(&["ip", "link", "set", "wgb", "up"]);
+    net.device.must(&["ip", "route", "add", &format!("{node_ip}/32"), "dev", "wgb"]);
+    let before = ping(&net.device, &address, &node_ip);
+
+    // Revoked in the portal; the next poll sees a new ETag and a list without the client.
+    let r = app.submit("/dashboard", &format!("/clients/{id}/revoke"), &[]).await;
+    assert_eq!(r.status(), Status::SeeOther);
+    drop(r);
+    let next = peers(&app.client, &token, first.etag.as_deref()).await;
+    assert_eq!(next.status, Status::Ok, "the revocation changed the ETag");
+    sync_wireguard_peers(&net.node, "wga", &next.json());
+    let after = ping(&net.device, &address, &node_ip);
+    let left = net.node.must(&["wg", "show", "wga", "peers"]);
+    for (ns, iface) in [(&net.node, "wga"), (&net.device, "wgb")] {
+        let _ = ns.cmd(&["ip", "link", "del", iface]).output();
+    }
+    assert!(before, "ping through the tunnel while the client is on the list");
+    assert_eq!(left.trim(), "", "the node dropped the revoked peer");
+    assert!(!after, "a revoked client's packets no longer get through");
 }
