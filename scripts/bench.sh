@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load figures for the README: release build, a database seeded with 100,000 users, wrk -c64.
-# Every figure is printed beside the bare /healthz route measured in the same run, as a ratio.
-#   DURATION=10s CONNECTIONS=64 USERS=100000 scripts/bench.sh
+# Every figure is printed beside the ceiling (examples/ceiling.rs: a bare Rocket binary with one
+# constant route, built like the portal) measured in the same run, as a ratio.
+#   DURATION=10s CONNECTIONS=64 USERS=100000 PEERS=10000 HISTORY_ROWS=10000000 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -11,20 +12,26 @@ install_packages wrk curl
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 USERS=${USERS:-100000}
+PEERS=${PEERS:-10000}
+HISTORY_ROWS=${HISTORY_ROWS:-10000000}
 PORT=${BENCH_PORT:-8089}
+CEILING_PORT=${CEILING_PORT:-8088}
 BASE=http://127.0.0.1:$PORT
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$server" "$ceiling" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "==> building (release)"
-cargo build --release --locked
+cargo build --release --locked --bins --example ceiling
 bin=target/release/phaze-portal
+agent=target/release/phaze-node-agent
+ROCKET_PORT=$CEILING_PORT ROCKET_LOG_LEVEL=off target/release/examples/ceiling >/dev/null 2>&1 &
+ceiling=$!
 
 as_postgres -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DATABASE phaze_bench OWNER $PG_ROLE"
 export DATABASE_URL=postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
 "$bin" migrate
-"$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 >/dev/null
+token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
 # The bench user may have many clients (300 are created below).
 PORTAL_MAX_CLIENTS=1000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
@@ -60,7 +67,7 @@ results=()
 measure() { # name, wrk args...
   local name=$1; shift
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@")
+  out=$(wrk -t2 -c"${MEASURE_CONNECTIONS:-$CONNECTIONS}" -d"$DURATION" --latency "$@")
   local rps p50 p99 codes
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -70,7 +77,8 @@ measure() { # name, wrk args...
 }
 
 echo "==> measuring ($DURATION each, $CONNECTIONS connections, $USERS users)"
-measure "GET /healthz (bare route, baseline)" "$BASE/healthz"
+measure "GET / on the ceiling (bare Rocket route, baseline)" "http://127.0.0.1:$CEILING_PORT/"
+measure "GET /healthz" "$BASE/healthz"
 measure "GET / (public page)" "$BASE/"
 measure "GET /dashboard (signed in, fragment cache warm)" -H "Cookie: phaze_session=$session" "$BASE/dashboard"
 measure "POST /login failing (rate-limit path)" -s "$work/login.lua" "$BASE/login"
@@ -105,9 +113,89 @@ done
 curl -sf -b "phaze_session=$session5" "$BASE/dashboard" | grep -q "5 of 1000 active clients"
 measure "GET /dashboard (signed in, 5 VPN clients)" -H "Cookie: phaze_session=$session5" "$BASE/dashboard"
 
+# ---- Node API -------------------------------------------------------------------------------
+psql_bench() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
+node_id=$(psql_bench -tAc "SELECT id FROM nodes WHERE name = 'bench-node'")
+echo "==> node API: $PEERS peers on one node"
+psql_bench -c "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, address)
+  SELECT gen_random_uuid(), (g % $USERS) + 2, $node_id, 'peer' || g, 'wireguard',
+         encode(sha256(g::text::bytea), 'base64'), '\x00', '10.100.' || ((g + 1000) / 256) || '.' || ((g + 1000) % 256)
+  FROM generate_series(1, $PEERS) g" -c "ANALYZE clients"
+peers_url=$BASE/api/v1/node/peers
+auth="Authorization: Bearer $token"
+listed=$(curl -sf -H "$auth" "$peers_url" | grep -o '"client_id"' | wc -l)
+etag=$(curl -s -D - -o /dev/null -H "$auth" "$peers_url" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
+# Nodes poll every 30 s each: a few at a time, not a crowd.
+MEASURE_CONNECTIONS=4 measure "GET /api/v1/node/peers ($listed peers, 200 from the cached list)" -H "$auth" "$peers_url"
+MEASURE_CONNECTIONS=4 measure "GET /api/v1/node/peers (304, If-None-Match)" -H "$auth" -H "If-None-Match: $etag" "$peers_url"
+# After a change the list is rebuilt from PostgreSQL once per node.
+: >"$work/cold.times"
+for _ in $(seq 1 20); do
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del "gen:node:$node_id" >/dev/null
+  curl -s -o /dev/null -w '%{time_total}\n' -H "$auth" "$peers_url" >>"$work/cold.times"
+done
+cold_p50=$(sort -n "$work/cold.times" | awk 'NR == 10 { printf "%.1f ms", $1 * 1000 }')
+cold_max=$(sort -n "$work/cold.times" | awk 'END { printf "%.1f ms", $1 * 1000 }')
+
+echo "==> node API: events from 4 nodes at once, batches of 500"
+ev_tokens=()
+for n in 1 2 3 4; do
+  t=$("$bin" add-node --name "bench-ev-$n" --region Bench --host 127.0.0.1 --pool "10.$((100 + n)).0.0/16" |
+    sed -n '/shown only this once/{n;p}' | tr -d ' ')
+  ev_tokens+=("$t")
+  psql_bench -c "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, address)
+    SELECT gen_random_uuid(), (g % $USERS) + 2, (SELECT id FROM nodes WHERE name = 'bench-ev-$n'), 'ev$n-' || g,
+           'wireguard', encode(sha256(('ev$n' || g)::bytea), 'base64'), '\x00',
+           '10.$((100 + n)).' || ((g + 2) / 256) || '.' || ((g + 2) % 256)
+    FROM generate_series(1, 1000) g"
+done
+EVENTS_PER_NODE=${EVENTS_PER_NODE:-100000}
+started=$(date +%s.%N)
+agents=()
+for t in "${ev_tokens[@]}"; do
+  "$agent" --portal "$BASE" --token "$t" simulate --events "$EVENTS_PER_NODE" --batch 500 >"$work/agent-$t.out" &
+  agents+=($!)
+done
+wait "${agents[@]}"
+ended=$(date +%s.%N)
+stored=$(psql_bench -tAc "SELECT sum(acked_seq) FROM nodes WHERE name LIKE 'bench-ev-%'")
+events_rate=$(awk -v n="$stored" -v a="$started" -v b="$ended" 'BEGIN { printf "%.0f", n / (b - a) }')
+
+echo "==> connection history: the /usage page at 10,000 rows, then at $HISTORY_ROWS rows over 12 months"
+# A portal that has run for a year made a partition each month: make those months' partitions.
+for m in $(seq 1 12); do
+  from=$(date -u -d "$(date -u +%Y-%m-01) -$m month" +%Y-%m-01)
+  to=$(date -u -d "$from +1 month" +%Y-%m-01)
+  name="connection_sessions_y$(date -u -d "$from" +%Y)m$(date -u -d "$from" +%m)"
+  psql_bench -c "CREATE TABLE IF NOT EXISTS $name PARTITION OF connection_sessions FOR VALUES FROM ('$from') TO ('$to')"
+done
+seed_sessions() { # rows, which clients (SQL condition)
+  psql_bench -c "WITH c AS (SELECT array_agg(id) AS ids, array_agg(user_id) AS users, count(*) AS n FROM clients WHERE $2)
+    INSERT INTO connection_sessions (node_id, client_id, user_id, started_at, ended_at, remote_address, rx_bytes, tx_bytes)
+    SELECT $node_id, c.ids[g % c.n + 1], c.users[g % c.n + 1], s, s + interval '37 minutes', '198.51.100.7:40000',
+           g % 100000000, g % 10000000
+    FROM c, generate_series(1, $1) g, LATERAL (SELECT now() - (g % 31000000) * interval '1 second' AS s) t"
+}
+bench_user=$(psql_bench -tAc "SELECT id FROM users WHERE username = 'bench'")
+seed_sessions 1000 "user_id = $bench_user"
+seed_sessions 9000 "name LIKE 'peer%'"
+psql_bench -c "ANALYZE connection_sessions"
+measure "GET /usage (history page, 10,000 rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
+small_row=${results[-1]}
+rest=$((HISTORY_ROWS - 10000))
+while [ "$rest" -gt 0 ]; do
+  chunk=$(( rest > 1000000 ? 1000000 : rest ))
+  seed_sessions "$chunk" "name LIKE 'peer%'"
+  rest=$((rest - chunk))
+done
+psql_bench -c "ANALYZE connection_sessions"
+rows=$(psql_bench -tAc "SELECT count(*) FROM connection_sessions")
+measure "GET /usage (history page, $rows rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
+big_row=${results[-1]}
+
 base_rps=$(cut -d'|' -f2 <<<"${results[0]}")
 echo
-echo "| request | req/s | p50 | p99 | non-2xx/3xx | vs /healthz |"
+echo "| request | req/s | p50 | p99 | non-2xx/3xx | vs ceiling |"
 echo "|---|---:|---:|---:|---:|---:|"
 for row in "${results[@]}"; do
   IFS='|' read -r name rps p50 p99 codes <<<"$row"
@@ -119,5 +207,11 @@ echo "Client creation over HTTP (100 per protocol, one at a time; includes keys,
 echo "| protocol | created | p50 | p99 |"
 echo "|---|---:|---:|---:|"
 printf '%s\n' "${creations[@]}"
+echo
+echo "Node API: peers list rebuilt after a change (20 tries): p50 $cold_p50, max $cold_max"
+echo "Node API: $stored events stored from 4 nodes at once in batches of 500: $events_rate events/s"
+for f in "$work"/agent-*.out; do echo "  agent: $(cat "$f")"; done
+p99_of() { awk -F'|' '{print $4}' <<<"$1"; }
+echo "History page p99: $(p99_of "$small_row") at 10,000 rows, $(p99_of "$big_row") at $rows rows"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk and the portal share it."
