@@ -142,5 +142,6 @@ pub async fn change_email(pool: &PgPool, user_id: i64, email: &str, current: &st
 }
 
 pub async fn summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<AccountSummary>> {
-    store::users::account_summary(pool, user_id).await
+    let period = super::usage::period_start(time::OffsetDateTime::now_utc());
+    store::users::account_summary(pool, user_id, period).await
 }

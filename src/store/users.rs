@@ -18,6 +18,8 @@ pub struct AccountSummary {
     pub created_at: OffsetDateTime,
     pub email_verified: bool,
     pub active_sessions: i64,
+    /// Past the data limit in the period that started on the given day.
+    pub over_limit: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,14 +91,21 @@ pub async fn set_email(pool: &PgPool, user_id: i64, email: &str) -> Result<(), C
     Ok(())
 }
 
-pub async fn account_summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<AccountSummary>> {
+pub async fn account_summary(
+    pool: &PgPool,
+    user_id: i64,
+    period_start: time::Date,
+) -> sqlx::Result<Option<AccountSummary>> {
     sqlx::query_as::<_, AccountSummary>(
         "SELECT u.username::text AS username, u.email::text AS email, u.role, u.created_at, \
          u.email_verified_at IS NOT NULL AS email_verified, \
-         (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions \
+         (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions, \
+         coalesce(u.data_limit_bytes <= (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) FROM usage_daily d \
+           WHERE d.user_id = u.id AND d.day >= $2), false) AS over_limit \
          FROM users u WHERE u.id = $1",
     )
     .bind(user_id)
+    .bind(period_start)
     .fetch_optional(pool)
     .await
 }

@@ -19,6 +19,11 @@ pub fn account_summary(summary: &AccountSummary) -> Markup {
     html! {
         section #account-summary {
             h2 { "Your account" }
+            @if summary.over_limit {
+                p.form-error #summary-over-limit role="alert" {
+                    "You have used this period's data allowance: your clients are paused. " a href="/usage" { "See your usage" }
+                }
+            }
             dl {
                 dt { "Username" } dd { (summary.username) }
                 dt { "Email" } dd #summary-email { (summary.email) @if !summary.email_verified { " " small { "(not verified yet)" } } }

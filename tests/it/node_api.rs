@@ -239,6 +239,8 @@ async fn revoked_suspended_and_over_limit_clients_leave_the_list_at_once_on_ever
     app.log_in("leave_user", PASSWORD).await;
     let (_, page) = app.page("/usage").await;
     assert!(page.contains("id=\"over-limit\""), "the user sees it");
+    let (_, dashboard) = app.page("/dashboard").await;
+    assert!(dashboard.contains("id=\"summary-over-limit\""), "on the dashboard too");
     // The next period starts afresh: the same query for next month's first day serves them.
     let next_month = phaze_portal::domain::usage::period_end(time::OffsetDateTime::now_utc());
     let node_id: i64 = sqlx::query_scalar("SELECT id FROM nodes").fetch_one(&app.pool).await.unwrap();
@@ -427,11 +429,25 @@ async fn partitions_are_made_ahead_moved_out_of_the_default_and_dropped_past_ret
     .execute(&app.pool)
     .await
     .unwrap();
+    // The portal made this month's partition and the next two when it started (and daily).
+    let now = time::OffsetDateTime::now_utc();
+    let this_month = format!("connection_sessions_y{:04}m{:02}", now.year(), now.month() as u8);
+    let mut started = false;
+    for _ in 0..50 {
+        started = names(app.pool.clone()).await.contains(&this_month);
+        if started {
+            break;
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started, "{this_month} made at start");
+    assert_eq!(names(app.pool.clone()).await.len(), 4, "three months and the default");
     let made = upkeep(&app.pool, datetime!(2031-04-20 0:00 UTC), 2, 12).await.unwrap();
     assert_eq!(
         made.created,
         ["connection_sessions_y2031m04", "connection_sessions_y2031m05", "connection_sessions_y2031m06"]
     );
+    assert_eq!(made.dropped.len(), 3, "this year's three are five years past a 12-month retention then");
     let in_may: i64 =
         sqlx::query_scalar("SELECT count(*) FROM connection_sessions_y2031m05").fetch_one(&app.pool).await.unwrap();
     assert_eq!(in_may, 1, "the row moved from the default partition into its month");
