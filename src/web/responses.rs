@@ -40,10 +40,12 @@ pub fn unprocessable(markup: maud::Markup) -> (Status, maud::Markup) {
     (Status::UnprocessableEntity, markup)
 }
 
-/// Only same-site paths are followed after login, never another origin.
+/// Only same-site paths are followed after login, never another origin, and only ones Rocket
+/// can redirect to (a space or a quote would fail the redirect after the session was made).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() <= 512)
         .filter(|n| !n.chars().any(char::is_control))
+        .filter(|n| rocket::http::uri::Origin::parse(n).is_ok())
         .map(str::to_owned)
 }
 
@@ -58,5 +60,10 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), None);
         assert_eq!(safe_next(Some("/\\evil.example")), None);
         assert_eq!(safe_next(None), None);
+        assert_eq!(safe_next(Some("/clients/1?after=5-3")).as_deref(), Some("/clients/1?after=5-3"));
+        assert_eq!(safe_next(Some("/a%20b")).as_deref(), Some("/a%20b"));
+        for hostile in ["/a b", "/a\"b", "/a<b>", "/\u{0}x", "/a\nb", "/é", "/a{b}"] {
+            assert_eq!(safe_next(Some(hostile)), None, "{hostile:?}");
+        }
     }
 }

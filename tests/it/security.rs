@@ -138,3 +138,21 @@ async fn error_pages_are_in_the_layout_or_problem_json() {
     assert_eq!(problem["status"], 404);
     assert_eq!(problem["title"], "Not Found");
 }
+
+#[rocket::async_test]
+async fn a_next_that_rocket_cannot_redirect_to_is_ignored_never_a_500() {
+    let app = TestApp::spawn().await;
+    let (status, page) = app.page("/login?next=/a%20b").await;
+    assert_eq!(status, Status::Ok);
+    assert!(!page.contains("/a b"), "the unusable next is dropped from the form");
+    app.sign_up("next_space").await;
+    app.log_out().await;
+    let r = app.submit("/login", "/login", &[("login", "next_space"), ("password", PASSWORD), ("next", "/a b")]).await;
+    assert_eq!(r.status(), Status::SeeOther);
+    assert_eq!(location(&r), "/dashboard");
+    drop(r);
+    assert_eq!(app.session_count("next_space").await, 1, "one session, and the login completed");
+    app.log_out().await;
+    let r = app.submit("/login", "/login", &[("login", "next_space"), ("password", PASSWORD), ("next", "/usage?after=1-2")]).await;
+    assert_eq!(location(&r), "/usage?after=1-2", "a good next is still followed");
+}
