@@ -41,10 +41,9 @@ async fn authenticate(req: &Request<'_>) -> Result<NodeCaller, AppError> {
     }
     let ip = req.client_ip().map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let checks = [(portal.node_auth, ip.as_str())];
-    if let crate::cache::Decision::Limited { retry_after_secs } = portal.limiter.check(&checks).await {
+    if let crate::cache::Decision::Limited { retry_after_secs } = portal.limiter.take(&checks).await {
         return Err(AppError::RateLimited { retry_after_secs });
     }
-    portal.limiter.hit(&checks).await;
     log::warn!(event = "node_auth_failed", ip = ip.as_str(); "node_auth_failed");
     Err(AppError::Unauthorized("A valid node token is required: Authorization: Bearer TOKEN.".into()))
 }

@@ -15,8 +15,19 @@ pub fn is_common(password: &str) -> bool {
     COMMON.lines().any(|line| line == lower)
 }
 
+/// Hashes running at once: each argon2id run holds ~19 MiB, so a burst of logins queues here
+/// instead of growing memory without bound.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
 pub async fn hash(password: &str) -> String {
     let password = password.to_owned();
+    let _slot = hashing_slots().acquire().await.expect("never closed");
     rocket::tokio::task::spawn_blocking(move || hash_blocking(&password)).await.expect("hashing task")
 }
 
@@ -31,6 +42,7 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
     let password = password.to_owned();
     let known = stored.is_some();
     let stored = stored.map(str::to_owned).unwrap_or_else(|| dummy_hash().to_owned());
+    let _slot = hashing_slots().acquire().await.expect("never closed");
     let ok = rocket::tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
             .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())

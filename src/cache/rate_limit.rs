@@ -71,6 +71,44 @@ impl RateLimiter {
         }
     }
 
+    /// Counts this attempt against every `(rule, key)` and says whether it is within all of them,
+    /// in one atomic step (INCR first), so concurrent attempts cannot all slip under a limit.
+    pub async fn take(&self, checks: &[(Rule, &str)]) -> Decision {
+        let mut pipe = redis::pipe();
+        for (rule, key) in checks {
+            let k = redis_key(rule, key);
+            pipe.incr(&k, 1u32);
+            pipe.cmd("EXPIRE").arg(&k).arg(rule.window.as_secs()).arg("NX").ignore();
+            pipe.ttl(&k);
+        }
+        let mut conn = self.redis.clone();
+        match pipe.query_async::<Vec<(u32, i64)>>(&mut conn).await {
+            Ok(counts) => counts
+                .iter()
+                .zip(checks)
+                .filter(|((count, _), (rule, _))| *count > rule.limit)
+                .map(|((_, ttl), (rule, _))| if *ttl > 0 { *ttl as u64 } else { rule.window.as_secs() })
+                .max()
+                .map_or(Decision::Allowed, |retry_after_secs| Decision::Limited { retry_after_secs }),
+            Err(e) => {
+                OUTAGE.warn(&e);
+                self.check_in_process(checks)
+            }
+        }
+    }
+
+    /// Undoes a `take` that turned out not to count (a login that succeeded).
+    pub async fn give_back(&self, checks: &[(Rule, &str)]) {
+        let mut pipe = redis::pipe();
+        for (rule, key) in checks {
+            pipe.decr(redis_key(rule, key), 1u32).ignore();
+        }
+        let mut conn = self.redis.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            OUTAGE.warn(&e);
+        }
+    }
+
     /// Counts one event (a failed login, a signup) against every `(rule, key)`.
     pub async fn hit(&self, checks: &[(Rule, &str)]) {
         let mut pipe = redis::pipe();

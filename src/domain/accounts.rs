@@ -79,7 +79,9 @@ pub async fn log_in(
     // Counter keys hold a digest, not the name someone typed.
     let ip_login = format!("{ip}:{}", hex::encode(&Sha256::digest(login.to_lowercase().as_bytes())[..12]));
     let checks = [(rules.per_user, ip_login.as_str()), (rules.per_ip, ip)];
-    if let Decision::Limited { retry_after_secs } = limiter.check(&checks).await {
+    // Every attempt is counted before the password is checked (and given back if it succeeds),
+    // so twelve attempts at once cannot all reach the hash under a limit of five.
+    if let Decision::Limited { retry_after_secs } = limiter.take(&checks).await {
         log::info!(event = "login_rate_limited", retry_after_secs = retry_after_secs; "login_rate_limited");
         return Err(AccountError::RateLimited { retry_after_secs });
     }
@@ -93,11 +95,11 @@ pub async fn log_in(
     let verified = password::verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await;
     match credentials {
         Some(c) if verified && c.status == "active" => {
+            limiter.give_back(&checks).await;
             log::info!(event = "user_logged_in", user_id = c.id; "user_logged_in");
             Ok(c.id)
         }
         _ => {
-            limiter.hit(&checks).await;
             log::info!(event = "login_failed"; "login_failed");
             Err(AccountError::Invalid(FieldErrors::single("login", LOGIN_FAILED)))
         }

@@ -73,3 +73,32 @@ async fn with_redis_down_the_in_process_limiter_takes_over() {
     }
     assert!(limited, "the fallback limiter refused within six attempts");
 }
+
+#[rocket::async_test]
+async fn twenty_concurrent_wrong_logins_let_at_most_five_reach_the_password_check() {
+    let app = TestApp::spawn().await;
+    app.sign_up("racer").await;
+    app.log_out().await;
+    let token = app.csrf("/login").await;
+    let body = form_encode(&[("_csrf", &token), ("login", "racer"), ("password", "wrong-password-123")]);
+    let attempts = (0..20).map(|_| {
+        app.client.post("/login").remote(app.ip).header(rocket::http::ContentType::Form).body(body.clone()).dispatch()
+    });
+    let statuses: Vec<Status> = rocket::futures::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
+    let checked = statuses.iter().filter(|s| **s == Status::UnprocessableEntity).count();
+    let refused = statuses.iter().filter(|s| **s == Status::TooManyRequests).count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert!(checked <= 5, "{checked} attempts reached the hash: the limit is 5");
+    // A right password after the burst is refused too, and a later success gives its count back.
+    assert_eq!(app.log_in("racer", PASSWORD).await.status(), Status::TooManyRequests);
+}
+
+#[rocket::async_test]
+async fn a_successful_login_does_not_count_toward_the_failure_limit() {
+    let app = TestApp::spawn().await;
+    app.sign_up("steady").await;
+    for _ in 0..8 {
+        app.log_out().await;
+        assert_eq!(app.log_in("steady", PASSWORD).await.status(), Status::SeeOther);
+    }
+}
