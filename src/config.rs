@@ -23,6 +23,10 @@ pub struct AppConfig {
     pub login_window_secs: u64,
     pub signups_per_ip: u32,
     pub signup_window_secs: u64,
+    /// Sign-up attempts (failed ones too) per IP per `signup_window_secs`.
+    pub signup_attempts_per_ip: u32,
+    /// Inline username checks per IP per minute.
+    pub field_checks_per_ip: u32,
     /// A secret: never logged.
     pub sentry_dsn: Option<String>,
     /// Seals private keys at rest (AES-256-GCM): `PORTAL_SECRET_KEY` (or Rocket's
@@ -56,6 +60,8 @@ impl Default for AppConfig {
             login_window_secs: 15 * 60,
             signups_per_ip: 5,
             signup_window_secs: 60 * 60,
+            signup_attempts_per_ip: 20,
+            field_checks_per_ip: 60,
             sentry_dsn: None,
             secret_key: None,
             max_clients: 5,

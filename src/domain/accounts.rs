@@ -37,6 +37,10 @@ pub struct LoginRules {
     pub per_user: Rule,
     pub per_ip: Rule,
     pub signup_per_ip: Rule,
+    /// Sign-up attempts per IP, successful or not (a failed one still probes names).
+    pub signup_attempts_per_ip: Rule,
+    /// Inline "is this name free?" checks per IP, so names cannot be listed at speed.
+    pub field_checks_per_ip: Rule,
 }
 
 impl LoginRules {
@@ -57,11 +61,21 @@ impl LoginRules {
                 limit: config.signups_per_ip,
                 window: Duration::from_secs(config.signup_window_secs),
             },
+            signup_attempts_per_ip: Rule {
+                name: "signup_attempt_ip",
+                limit: config.signup_attempts_per_ip,
+                window: Duration::from_secs(config.signup_window_secs),
+            },
+            field_checks_per_ip: Rule {
+                name: "field_check_ip",
+                limit: config.field_checks_per_ip,
+                window: Duration::from_secs(60),
+            },
         }
     }
 
-    pub fn all(&self) -> [Rule; 3] {
-        [self.per_user, self.per_ip, self.signup_per_ip]
+    pub fn all(&self) -> [Rule; 5] {
+        [self.per_user, self.per_ip, self.signup_per_ip, self.signup_attempts_per_ip, self.field_checks_per_ip]
     }
 }
 

@@ -80,6 +80,10 @@ pub async fn sign_up(pool: &PgPool, form: &SignupForm) -> Result<i64, SignupErro
     if !errors.is_empty() {
         return Err(SignupError::Invalid(errors));
     }
+    // A taken name costs a lookup, not an argon2 hash; the unique constraints still decide races.
+    if store::users::username_taken(pool, &form.username).await? {
+        return Err(SignupError::Invalid(FieldErrors::single("username", "This username is taken.")));
+    }
     let hash = password::hash(&form.password).await;
     match store::users::insert(pool, &form.username, form.email.trim(), &hash, "user").await {
         Ok(id) => {

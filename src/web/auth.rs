@@ -57,21 +57,42 @@ fn signup_page(ctx: PageContext, user: Option<CurrentUser>) -> FormResponse {
     FormResponse::Page((Status::Ok, views::auth::signup(&ctx, &SignupForm::default(), &FieldErrors::default())))
 }
 
-/// Inline validation while the user types (htmx): the field's message slot.
-async fn check_field(field: &str, value: Result<&str, Errors<'_>>, db: &Db) -> Result<Markup, AppError> {
+/// Inline validation while the user types (htmx): the field's message slot. Limited per IP,
+/// since it says whether a name is taken.
+async fn check_field(
+    field: &str,
+    value: Result<&str, Errors<'_>>,
+    client: &ClientInfo,
+    db: &Db,
+    portal: &Portal,
+) -> Result<Markup, AppError> {
+    let limit = [(portal.rules.field_checks_per_ip, client.ip.as_str())];
+    if let Decision::Limited { retry_after_secs } = portal.limiter.take(&limit).await {
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
     let value = value.map_err(|_| AppError::BadRequest(format!("Send the {field} as text.")))?;
     let message = signup::check_field(db.pool(), field, value).await?;
     Ok(field_error(field, message.as_deref()))
 }
 
 #[get("/signup/check/username?<username>")]
-async fn check_username(username: Result<&str, Errors<'_>>, db: &Db) -> Result<Markup, AppError> {
-    check_field("username", username, db).await
+async fn check_username(
+    username: Result<&str, Errors<'_>>,
+    client: ClientInfo,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Markup, AppError> {
+    check_field("username", username, &client, db, portal).await
 }
 
 #[get("/signup/check/email?<email>")]
-async fn check_email(email: Result<&str, Errors<'_>>, db: &Db) -> Result<Markup, AppError> {
-    check_field("email", email, db).await
+async fn check_email(
+    email: Result<&str, Errors<'_>>,
+    client: ClientInfo,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Markup, AppError> {
+    check_field("email", email, &client, db, portal).await
 }
 
 pub fn set_session_cookie(cookies: &CookieJar<'_>, token: String, portal: &Portal) {
@@ -113,6 +134,12 @@ async fn signup_submit(
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
     let limit = [(portal.rules.signup_per_ip, client.ip.as_str())];
+    // Every attempt counts (a failed one still tells whether a name or email is taken), and
+    // accounts made count again against their own, lower limit.
+    let attempts = [(portal.rules.signup_attempts_per_ip, client.ip.as_str())];
+    if let Decision::Limited { retry_after_secs } = portal.limiter.take(&attempts).await {
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
     if let Decision::Limited { retry_after_secs } = portal.limiter.check(&limit).await {
         return Err(AppError::RateLimited { retry_after_secs });
     }

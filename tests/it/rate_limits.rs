@@ -102,3 +102,29 @@ async fn a_successful_login_does_not_count_toward_the_failure_limit() {
         assert_eq!(app.log_in("steady", PASSWORD).await.status(), Status::SeeOther);
     }
 }
+
+#[rocket::async_test]
+async fn failed_signups_and_name_checks_are_counted_per_ip() {
+    let app =
+        TestApp::spawn_with(|f| f.merge(("signup_attempts_per_ip", 3)).merge(("field_checks_per_ip", 4))).await;
+    app.sign_up("taken_name").await;
+    app.log_out().await;
+    // Probing whether names exist: each failed sign-up counts.
+    for n in 0..2 {
+        let r = app.sign_up("taken_name").await;
+        assert_eq!(r.status(), Status::UnprocessableEntity, "probe {n}");
+    }
+    let r = app.sign_up("fresh_name").await;
+    assert_eq!(r.status(), Status::TooManyRequests, "the fourth attempt from this IP");
+    assert!(header(&r, "Retry-After").is_some());
+    drop(r);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(users, 1);
+
+    for n in 0..4 {
+        let (status, _) = app.page(&format!("/signup/check/username?username=probe{n}")).await;
+        assert_eq!(status, Status::Ok, "check {n}");
+    }
+    let (status, _) = app.page("/signup/check/username?username=taken_name").await;
+    assert_eq!(status, Status::TooManyRequests, "the inline check is limited too");
+}
