@@ -34,7 +34,7 @@ redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'rl:*' | xargs -r redis
 token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
 # The bench user may have many clients (300 are created below).
-PORTAL_MAX_CLIENTS=1000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
+PORTAL_MAX_CLIENTS=1000 PORTAL_CLIENT_CHANGES_PER_HOUR=1000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 

@@ -34,6 +34,8 @@ pub struct AppConfig {
     pub secret_key: Option<String>,
     /// Active VPN clients a user may have (until plans set it).
     pub max_clients: u32,
+    /// VPN client creations plus revocations a user may make per hour.
+    pub client_changes_per_hour: u32,
     /// A revoked client's address returns to the pool after this long.
     pub address_grace_hours: i64,
     /// PhazeVPN profiles are valid this long after download.
@@ -65,6 +67,7 @@ impl Default for AppConfig {
             sentry_dsn: None,
             secret_key: None,
             max_clients: 5,
+            client_changes_per_hour: 30,
             address_grace_hours: 24,
             phazevpn_profile_days: 90,
             node_poll_secs: 30,

@@ -76,6 +76,8 @@ impl From<crate::domain::clients::ClientError> for AppError {
         match e {
             ClientError::Invalid(errors) => AppError::BadRequest(errors.0.into_values().collect::<Vec<_>>().join(" ")),
             ClientError::LimitReached { max } => AppError::Conflict(format!("You already have {max} active clients.")),
+            e @ ClientError::AddressesHeld { .. } => AppError::Conflict(e.user_message()),
+            ClientError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
             ClientError::NotFound => AppError::NotFound,
             ClientError::Revoked => AppError::Conflict("This client is revoked.".into()),
             ClientError::Db(e) => e.into(),

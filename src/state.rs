@@ -33,6 +33,8 @@ impl Portal {
         Clients {
             pool: db.pool(),
             fragments: &self.fragments,
+            limiter: &self.limiter,
+            changes: self.rules.client_changes_per_user,
             vault: &self.vault,
             pki: &self.pki,
             max_clients: self.config.max_clients,

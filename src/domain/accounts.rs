@@ -41,6 +41,8 @@ pub struct LoginRules {
     pub signup_attempts_per_ip: Rule,
     /// Inline "is this name free?" checks per IP, so names cannot be listed at speed.
     pub field_checks_per_ip: Rule,
+    /// VPN client creations and revocations per user.
+    pub client_changes_per_user: Rule,
 }
 
 impl LoginRules {
@@ -71,11 +73,23 @@ impl LoginRules {
                 limit: config.field_checks_per_ip,
                 window: Duration::from_secs(60),
             },
+            client_changes_per_user: Rule {
+                name: "client_change_user",
+                limit: config.client_changes_per_hour,
+                window: Duration::from_secs(60 * 60),
+            },
         }
     }
 
-    pub fn all(&self) -> [Rule; 5] {
-        [self.per_user, self.per_ip, self.signup_per_ip, self.signup_attempts_per_ip, self.field_checks_per_ip]
+    pub fn all(&self) -> [Rule; 6] {
+        [
+            self.per_user,
+            self.per_ip,
+            self.signup_per_ip,
+            self.signup_attempts_per_ip,
+            self.field_checks_per_ip,
+            self.client_changes_per_user,
+        ]
     }
 }
 

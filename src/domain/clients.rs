@@ -1,7 +1,7 @@
 //! VPN clients: create (within the user's limit, with a unique address), configs, rename, revoke.
 use super::pki::Pki;
 use super::{peers, FieldErrors};
-use crate::cache::FragmentCache;
+use crate::cache::{Decision, FragmentCache, RateLimiter, Rule};
 use crate::store::clients::{Client, ClientConflict, ClientSummary, NewClient};
 use crate::store::nodes::Node;
 use crate::store::{self};
@@ -28,6 +28,11 @@ pub enum ClientError {
     Invalid(FieldErrors),
     #[error("client limit reached")]
     LimitReached { max: u32 },
+    /// Too many addresses held by recently revoked clients (they return after the grace period).
+    #[error("address quota reached")]
+    AddressesHeld { hours: i64 },
+    #[error("too many client changes")]
+    RateLimited { retry_after_secs: u64 },
     #[error("no such client")]
     NotFound,
     #[error("the client is revoked")]
@@ -36,6 +41,19 @@ pub enum ClientError {
     Db(#[from] sqlx::Error),
     #[error("client keys: {0}")]
     Keys(String),
+}
+
+impl ClientError {
+    /// What the user is told when the quota of held addresses is reached.
+    pub fn user_message(&self) -> String {
+        match self {
+            ClientError::AddressesHeld { hours } => format!(
+                "Clients you revoked recently still hold their addresses (for {hours} hours after revoking). \
+                 Try again later."
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<VaultError> for ClientError {
@@ -84,6 +102,9 @@ pub struct ClientDetails {
 pub struct Clients<'a> {
     pub pool: &'a PgPool,
     pub fragments: &'a FragmentCache,
+    pub limiter: &'a RateLimiter,
+    /// Creations and revocations per user.
+    pub changes: Rule,
     pub vault: &'a Vault,
     pub pki: &'a Pki,
     pub max_clients: u32,
@@ -120,6 +141,14 @@ impl Clients<'_> {
         }
     }
 
+    /// Counts a creation or revocation against the user's limit.
+    async fn count_change(&self, user_id: i64) -> Result<(), ClientError> {
+        match self.limiter.take(&[(self.changes, &user_id.to_string())]).await {
+            Decision::Allowed => Ok(()),
+            Decision::Limited { retry_after_secs } => Err(ClientError::RateLimited { retry_after_secs }),
+        }
+    }
+
     pub async fn create(&self, user_id: i64, form: &ClientForm) -> Result<Uuid, ClientError> {
         let mut errors = FieldErrors::default();
         if let Err(m) = check_name(&form.name) {
@@ -133,6 +162,7 @@ impl Clients<'_> {
             return Err(ClientError::Invalid(errors));
         };
         let node = self.choose_node(protocol, form.node_id).await?;
+        self.count_change(user_id).await?;
         let id = Uuid::new_v4();
         // Keys are made before the transaction, so it holds the user's lock only briefly.
         let (public_key, sealed, cert) = match protocol {
@@ -156,6 +186,12 @@ impl Clients<'_> {
             store::clients::lock_user(&mut tx, user_id).await?;
             if store::clients::count_active(&mut tx, user_id).await? >= i64::from(self.max_clients) {
                 return Err(ClientError::LimitReached { max: self.max_clients });
+            }
+            // Revoked clients keep their address for the grace period: without a quota, create and
+            // revoke in a loop would fill a node's pool for everyone.
+            let held = store::clients::count_holding_addresses(&mut tx, user_id, self.address_grace_hours).await?;
+            if held >= 2 * i64::from(self.max_clients) {
+                return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });
             }
             // Every client has its own address, so one address always means one client in the
             // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper.
@@ -319,6 +355,7 @@ impl Clients<'_> {
     /// A state change, never a delete: the client stays listed as revoked, its certificate goes
     /// on the CRL and its address is released after the grace period.
     pub async fn revoke(&self, user_id: i64, id: Uuid) -> Result<(), ClientError> {
+        self.count_change(user_id).await?;
         if let Some(node_id) = store::clients::revoke(self.pool, user_id, id).await? {
             self.changed(user_id, node_id).await;
             log::info!(event = "client_revoked", user_id = user_id; "client_revoked");

@@ -81,6 +81,18 @@ pub async fn count_active(conn: &mut PgConnection, user_id: i64) -> sqlx::Result
         .await
 }
 
+/// Addresses the user holds: active clients and revoked ones still in their grace period.
+pub async fn count_holding_addresses(conn: &mut PgConnection, user_id: i64, grace_hours: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM clients WHERE user_id = $1 AND address IS NOT NULL \
+         AND (status = 'active' OR revoked_at > now() - make_interval(hours => $2::int))",
+    )
+    .bind(user_id)
+    .bind(grace_hours as i32)
+    .fetch_one(conn)
+    .await
+}
+
 /// Gives revoked clients' addresses back to the pool once their grace period is over.
 pub async fn release_addresses(conn: &mut PgConnection, node_id: i64, grace_hours: i64) -> sqlx::Result<()> {
     sqlx::query(

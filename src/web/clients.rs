@@ -106,6 +106,9 @@ async fn create(
         }
         Ok(_) => (Status::Ok, FieldErrors::default(), ClientForm::default()),
         Err(ClientError::Invalid(errors)) => (Status::UnprocessableEntity, errors, input),
+        Err(e @ ClientError::AddressesHeld { .. }) => {
+            (Status::UnprocessableEntity, FieldErrors::single("limit", e.user_message()), input)
+        }
         Err(ClientError::LimitReached { max }) => (
             Status::UnprocessableEntity,
             FieldErrors::single(

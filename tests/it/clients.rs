@@ -147,7 +147,9 @@ async fn htmx_create_swaps_the_client_list_and_without_js_it_redirects() {
 
 #[rocket::async_test]
 async fn fifty_concurrent_creates_make_exactly_five_clients() {
-    let app = app_with_node().await;
+    // The hourly change limit is raised here: this is about the row lock, not the rate limit.
+    let app = TestApp::spawn_with(|f| f.merge(("client_changes_per_hour", 1000))).await;
+    app.add_node("test-node", "vpn.test.example", "10.90.0.0/24").await;
     app.sign_up("racer").await;
     let token = app.csrf("/dashboard").await;
     let attempts = (0..50).map(|n| {
@@ -315,4 +317,52 @@ pub fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("phaze-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[rocket::async_test]
+async fn revoke_and_create_cycles_cannot_hoard_a_nodes_addresses() {
+    let app = TestApp::spawn_with(|f| f.merge(("max_clients", 2)).merge(("client_changes_per_hour", 9))).await;
+    app.add_node("test-node", "vpn.test.example", "10.90.0.0/24").await;
+    app.sign_up("hoarder").await;
+    // Two active and two revoked (still holding their addresses) reach the quota of 2 x 2.
+    for round in 0..2 {
+        let a = app.create_client(&format!("cycle-a{round}"), "wireguard").await;
+        app.create_client(&format!("cycle-b{round}"), "wireguard").await;
+        if round == 0 {
+            for id in [a] {
+                let r = app.submit("/dashboard", &format!("/clients/{id}/revoke"), &[]).await;
+                assert_eq!(r.status(), Status::SeeOther);
+            }
+            let b: uuid::Uuid = sqlx::query_scalar("SELECT id FROM clients WHERE name = 'cycle-b0'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            let r = app.submit("/dashboard", &format!("/clients/{b}/revoke"), &[]).await;
+            assert_eq!(r.status(), Status::SeeOther);
+        }
+    }
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM clients WHERE address IS NOT NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, 4);
+    let one: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM clients WHERE name = 'cycle-a1'").fetch_one(&app.pool).await.unwrap();
+    let r = app.submit("/dashboard", &format!("/clients/{one}/revoke"), &[]).await;
+    assert_eq!(r.status(), Status::SeeOther, "the seventh change");
+    drop(r);
+    let r = app.submit("/dashboard", "/clients", &[("name", "cycle-c"), ("protocol", "wireguard"), ("node", "")]).await;
+    assert_eq!(r.status(), Status::UnprocessableEntity);
+    assert!(r.into_string().await.unwrap().contains("still hold their addresses"));
+    // Past the grace period the addresses come back and so does the room.
+    sqlx::query("UPDATE clients SET revoked_at = now() - interval '25 hours' WHERE status = 'revoked'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app.submit("/dashboard", "/clients", &[("name", "cycle-d"), ("protocol", "wireguard"), ("node", "")]).await;
+    assert_eq!(r.status(), Status::SeeOther, "the ninth change");
+    drop(r);
+    // The hourly limit on changes (9 here) holds too.
+    let r = app.submit("/dashboard", "/clients", &[("name", "cycle-e"), ("protocol", "wireguard"), ("node", "")]).await;
+    assert_eq!(r.status(), Status::TooManyRequests);
 }

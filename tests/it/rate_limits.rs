@@ -105,8 +105,7 @@ async fn a_successful_login_does_not_count_toward_the_failure_limit() {
 
 #[rocket::async_test]
 async fn failed_signups_and_name_checks_are_counted_per_ip() {
-    let app =
-        TestApp::spawn_with(|f| f.merge(("signup_attempts_per_ip", 3)).merge(("field_checks_per_ip", 4))).await;
+    let app = TestApp::spawn_with(|f| f.merge(("signup_attempts_per_ip", 3)).merge(("field_checks_per_ip", 4))).await;
     app.sign_up("taken_name").await;
     app.log_out().await;
     // Probing whether names exist: each failed sign-up counts.

@@ -153,6 +153,8 @@ async fn a_next_that_rocket_cannot_redirect_to_is_ignored_never_a_500() {
     drop(r);
     assert_eq!(app.session_count("next_space").await, 1, "one session, and the login completed");
     app.log_out().await;
-    let r = app.submit("/login", "/login", &[("login", "next_space"), ("password", PASSWORD), ("next", "/usage?after=1-2")]).await;
+    let r = app
+        .submit("/login", "/login", &[("login", "next_space"), ("password", PASSWORD), ("next", "/usage?after=1-2")])
+        .await;
     assert_eq!(location(&r), "/usage?after=1-2", "a good next is still followed");
 }
