@@ -29,7 +29,7 @@ ceiling=$!
 
 as_postgres -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DATABASE phaze_bench OWNER $PG_ROLE"
 export DATABASE_URL=postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench
-redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
+redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'phaze:rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
 "$bin" migrate
 token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
@@ -131,7 +131,7 @@ MEASURE_CONNECTIONS=4 measure "GET /api/v1/node/peers (304, If-None-Match)" -H "
 # After a change the list is rebuilt from PostgreSQL once per node.
 : >"$work/cold.times"
 for _ in $(seq 1 20); do
-  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del "gen:node:$node_id" >/dev/null
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del "phaze:gen:node:$node_id" >/dev/null
   curl -s -o /dev/null -w '%{time_total}\n' -H "$auth" "$peers_url" >>"$work/cold.times"
 done
 cold_p50=$(sort -n "$work/cold.times" | awk 'NR == 10 { printf "%.1f ms", $1 * 1000 }')

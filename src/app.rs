@@ -1,6 +1,6 @@
 //! Assembles Rocket: configuration, fairings, each feature's routes, catchers.
 use crate::assets::Assets;
-use crate::cache::{FragmentCache, RateLimiter, Redis, Rule, SessionCache};
+use crate::cache::{FragmentCache, Keyring, RateLimiter, Redis, Rule, SessionCache};
 use crate::config::AppConfig;
 use crate::db::{self, Db};
 use crate::domain::accounts::LoginRules;
@@ -64,10 +64,17 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 limit: config.node_auth_failures_per_ip,
                 window: std::time::Duration::from_secs(60),
             };
+            let keys = match Vault::secret_bytes(config.secret_key.as_deref()) {
+                Ok(secret) => Keyring::new(&config.redis_namespace, &secret),
+                Err(e) => {
+                    log::error!("{e}");
+                    return Err(rocket);
+                }
+            };
             let portal = Portal {
-                sessions: SessionCache::new(redis.clone()),
-                fragments: FragmentCache::new(redis.clone()),
-                limiter: RateLimiter::new(redis, &[&rules.all()[..], &[node_auth]].concat()),
+                sessions: SessionCache::new(redis.clone(), keys.clone()),
+                fragments: FragmentCache::new(redis.clone(), keys.clone()),
+                limiter: RateLimiter::new(redis, keys, &[&rules.all()[..], &[node_auth]].concat()),
                 rules,
                 node_auth,
                 asset_origin: assets.origin().to_owned(),

@@ -163,9 +163,17 @@ fn redis(figment: &Figment) -> Result<redis::aio::ConnectionManager, String> {
     Ok(crate::cache::RedisPool::connect_lazy(&url).map_err(|e| format!("Redis {url}: {e}"))?.connection())
 }
 
+/// The names and seals the running instances use for Redis.
+fn keyring(figment: &Figment) -> Result<crate::cache::Keyring, String> {
+    let secret: Option<String> = figment.extract_inner("secret_key").ok();
+    let secret = Vault::secret_bytes(secret.as_deref()).map_err(|e| e.to_string())?;
+    let namespace: String = figment.extract_inner("redis_namespace").unwrap_or_else(|_| "phaze".into());
+    Ok(crate::cache::Keyring::new(&namespace, &secret))
+}
+
 /// The fragment cache the running instances share, to tell them what changed.
 fn fragments(figment: &Figment) -> Result<crate::cache::FragmentCache, String> {
-    Ok(crate::cache::FragmentCache::new(redis(figment)?))
+    Ok(crate::cache::FragmentCache::new(redis(figment)?, keyring(figment)?))
 }
 
 /// Running instances show the new node at once: its fragments' generation moves on.
@@ -219,7 +227,7 @@ async fn set_user_status(figment: &Figment, user: &str, suspend: bool) -> Result
     let pool = pool(figment).await?;
     let id = user_id(&pool, user).await?;
     let cache = fragments(figment)?;
-    let sessions = crate::cache::SessionCache::new(redis(figment)?);
+    let sessions = crate::cache::SessionCache::new(redis(figment)?, keyring(figment)?);
     crate::domain::usage::set_user_status(&pool, &cache, &sessions, id, suspend).await.map_err(|e| e.to_string())?;
     println!("{user} is {}", if suspend { "suspended" } else { "active again" });
     Ok(())

@@ -44,6 +44,8 @@ pub struct AppConfig {
     pub node_poll_secs: u32,
     /// Connection history is kept this many months (older monthly partitions are dropped).
     pub connection_retention_months: u32,
+    /// Prefix of every Redis key, so portals sharing a Redis never meet.
+    pub redis_namespace: String,
     /// Failed node-token attempts per IP per minute before 429.
     pub node_auth_failures_per_ip: u32,
 }
@@ -73,6 +75,7 @@ impl Default for AppConfig {
             node_poll_secs: 30,
             connection_retention_months: 12,
             node_auth_failures_per_ip: 10,
+            redis_namespace: "phaze".into(),
         }
     }
 }

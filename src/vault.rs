@@ -21,8 +21,8 @@ pub struct Vault {
 }
 
 impl Vault {
-    /// From the configured secret (base64 or hex, at least 256 bits).
-    pub fn from_secret(secret: Option<&str>) -> Result<Vault, VaultError> {
+    /// The bytes of the configured secret (base64 or hex, at least 256 bits).
+    pub fn secret_bytes(secret: Option<&str>) -> Result<Vec<u8>, VaultError> {
         let secret = secret.map(str::trim).filter(|s| !s.is_empty()).ok_or(VaultError::MissingKey)?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(secret)
@@ -31,6 +31,12 @@ impl Vault {
         if bytes.len() < 32 {
             return Err(VaultError::WeakKey);
         }
+        Ok(bytes)
+    }
+
+    /// From the configured secret (base64 or hex, at least 256 bits).
+    pub fn from_secret(secret: Option<&str>) -> Result<Vault, VaultError> {
+        let bytes = Self::secret_bytes(secret)?;
         // A separate key for this use, whatever else the secret serves.
         let key = Sha256::new().chain_update(b"phaze-portal vault v1").chain_update(&bytes).finalize();
         Ok(Vault { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") })

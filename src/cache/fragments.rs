@@ -1,7 +1,7 @@
 //! Generational fragment cache (DESIGN §5.2): `frag:{name}:{owner}:{generation}`.
 //! A write sets the owner's generation to a fresh random value after it commits, so every
 //! instance stops reading the old fragments at once; a flushed Redis just starts over.
-use super::OutageWarning;
+use super::{Keyring, OutageWarning};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use std::future::Future;
@@ -22,16 +22,9 @@ pub struct CacheStats {
 #[derive(Clone)]
 pub struct FragmentCache {
     redis: ConnectionManager,
+    keys: Keyring,
     lookup: Arc<Script>,
     pub stats: Arc<CacheStats>,
-}
-
-fn generation_key(owner: &str) -> String {
-    format!("gen:{owner}")
-}
-
-fn prefix(name: &str, owner: &str) -> String {
-    format!("frag:{name}:{owner}:")
 }
 
 fn fresh_generation() -> String {
@@ -41,7 +34,15 @@ fn fresh_generation() -> String {
 }
 
 impl FragmentCache {
-    pub fn new(redis: ConnectionManager) -> Self {
+    fn generation_key(&self, owner: &str) -> String {
+        self.keys.key(&format!("gen:{owner}"))
+    }
+
+    fn prefix(&self, name: &str, owner: &str) -> String {
+        self.keys.key(&format!("frag:{name}:{owner}:"))
+    }
+
+    pub fn new(redis: ConnectionManager, keys: Keyring) -> Self {
         // One round trip for any number of fragments: read (or start) each owner's generation,
         // then the fragment under it. KEYS: generation keys; ARGV: a fresh generation, then
         // one key prefix per fragment.
@@ -60,7 +61,7 @@ impl FragmentCache {
             return out
             ",
         );
-        FragmentCache { redis, lookup: Arc::new(lookup), stats: Arc::default() }
+        FragmentCache { redis, keys, lookup: Arc::new(lookup), stats: Arc::default() }
     }
 
     /// Looks up several `(name, owner)` fragments in one round trip; take them from the answer.
@@ -68,7 +69,7 @@ impl FragmentCache {
         let mut invocation = self.lookup.prepare_invoke();
         invocation.arg(fresh_generation());
         for (name, owner) in wanted {
-            invocation.key(generation_key(owner)).arg(prefix(name, owner));
+            invocation.key(self.generation_key(owner)).arg(self.prefix(name, owner));
         }
         let mut conn = self.redis.clone();
         let found = match invocation.invoke_async::<Vec<Option<String>>>(&mut conn).await {
@@ -77,7 +78,7 @@ impl FragmentCache {
                     .iter()
                     .zip(flat.chunks(2))
                     .map(|((name, owner), pair)| {
-                        (prefix(name, owner), pair[0].clone().unwrap_or_default(), pair[1].clone())
+                        (self.prefix(name, owner), pair[0].clone().unwrap_or_default(), pair[1].clone())
                     })
                     .collect(),
             ),
@@ -101,7 +102,7 @@ impl FragmentCache {
     /// Call after the write's transaction has committed.
     pub async fn invalidate(&self, owner: &str) {
         let mut conn = self.redis.clone();
-        if let Err(e) = conn.set::<_, _, ()>(generation_key(owner), fresh_generation()).await {
+        if let Err(e) = conn.set::<_, _, ()>(self.generation_key(owner), fresh_generation()).await {
             OUTAGE.warn(&e);
         }
     }
@@ -115,10 +116,11 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    /// The fragment if the lookup found it (nothing is rendered or counted).
+    /// The fragment if the lookup found it with a good tag (nothing is rendered or counted).
     pub fn cached(&self, name: &str, owner: &str) -> Option<&str> {
-        let wanted = prefix(name, owner);
-        self.found.as_ref()?.iter().find(|(p, _, _)| *p == wanted)?.2.as_deref()
+        let wanted = self.cache.prefix(name, owner);
+        let (prefix, generation, stored) = self.found.as_ref()?.iter().find(|(p, _, _)| *p == wanted)?;
+        self.cache.keys.open(&format!("{prefix}{generation}"), stored.as_deref()?)
     }
 
     /// The fragment if the lookup found it, else `render()`'s output, stored under the
@@ -129,21 +131,25 @@ impl Lookup {
         Fut: Future<Output = Result<String, E>>,
     {
         let stats = &self.cache.stats;
-        let wanted = prefix(name, owner);
+        let wanted = self.cache.prefix(name, owner);
         let Some(entry) = self.found.as_ref().and_then(|found| found.iter().find(|(p, _, _)| *p == wanted)) else {
             stats.bypasses.fetch_add(1, Ordering::Relaxed);
             return render().await;
         };
-        let (prefix, generation, html) = entry;
-        if let Some(html) = html {
-            stats.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(html.clone());
+        let (prefix, generation, stored) = entry;
+        let key = format!("{prefix}{generation}");
+        if let Some(stored) = stored {
+            if let Some(html) = self.cache.keys.open(&key, stored) {
+                stats.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(html.to_owned());
+            }
+            log::warn!(event = "redis_value_rejected", kind = "fragment"; "a cached fragment failed its signature check");
         }
         stats.misses.fetch_add(1, Ordering::Relaxed);
         let html = render().await?;
         let mut conn = self.cache.redis.clone();
-        let stored: redis::RedisResult<()> =
-            conn.set_ex(format!("{prefix}{generation}"), &html, FRAGMENT_TTL_SECS).await;
+        let sealed = self.cache.keys.seal(&key, &html);
+        let stored: redis::RedisResult<()> = conn.set_ex(key, sealed, FRAGMENT_TTL_SECS).await;
         if let Err(e) = stored {
             OUTAGE.warn(&e);
         }

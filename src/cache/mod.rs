@@ -1,11 +1,13 @@
 //! Redis: only what may be lost (fragment cache, rate-limit counters, session cache), each
 //! with an in-process fallback when Redis is unreachable.
 mod fragments;
+mod keyring;
 mod rate_limit;
 mod redis_pool;
 mod sessions;
 
 pub use fragments::{CacheStats, FragmentCache, Lookup};
+pub use keyring::Keyring;
 pub use rate_limit::{Decision, RateLimiter, Rule};
 pub use redis_pool::{Redis, RedisPool};
 pub use sessions::SessionCache;

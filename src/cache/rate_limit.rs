@@ -1,6 +1,6 @@
 //! Rate limits shared by every instance: fixed-window counters in Redis
 //! (`rl:{rule}:{key}`), with an in-process governor limiter while Redis is unreachable.
-use super::OutageWarning;
+use super::{Keyring, OutageWarning};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as Governor};
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
@@ -26,15 +26,16 @@ pub enum Decision {
 #[derive(Clone)]
 pub struct RateLimiter {
     redis: ConnectionManager,
+    keys: Keyring,
     fallback: Arc<HashMap<&'static str, DefaultKeyedRateLimiter<String>>>,
 }
 
-fn redis_key(rule: &Rule, key: &str) -> String {
-    format!("rl:{}:{}", rule.name, key)
-}
-
 impl RateLimiter {
-    pub fn new(redis: ConnectionManager, rules: &[Rule]) -> Self {
+    fn redis_key(&self, rule: &Rule, key: &str) -> String {
+        self.keys.key(&format!("rl:{}:{}", rule.name, key))
+    }
+
+    pub fn new(redis: ConnectionManager, keys: Keyring, rules: &[Rule]) -> Self {
         let fallback = rules
             .iter()
             .map(|rule| {
@@ -44,7 +45,7 @@ impl RateLimiter {
                 (rule.name, Governor::keyed(quota))
             })
             .collect();
-        RateLimiter { redis, fallback: Arc::new(fallback) }
+        RateLimiter { redis, keys, fallback: Arc::new(fallback) }
     }
 
     /// Whether every `(rule, key)` is still under its limit. Reading does not count.
@@ -52,7 +53,7 @@ impl RateLimiter {
     pub async fn check(&self, checks: &[(Rule, &str)]) -> Decision {
         let mut pipe = redis::pipe();
         for (rule, key) in checks {
-            let k = redis_key(rule, key);
+            let k = self.redis_key(rule, key);
             pipe.get(&k).ttl(&k);
         }
         let mut conn = self.redis.clone();
@@ -76,7 +77,7 @@ impl RateLimiter {
     pub async fn take(&self, checks: &[(Rule, &str)]) -> Decision {
         let mut pipe = redis::pipe();
         for (rule, key) in checks {
-            let k = redis_key(rule, key);
+            let k = self.redis_key(rule, key);
             pipe.incr(&k, 1u32);
             pipe.cmd("EXPIRE").arg(&k).arg(rule.window.as_secs()).arg("NX").ignore();
             pipe.ttl(&k);
@@ -101,7 +102,7 @@ impl RateLimiter {
     pub async fn give_back(&self, checks: &[(Rule, &str)]) {
         let mut pipe = redis::pipe();
         for (rule, key) in checks {
-            pipe.decr(redis_key(rule, key), 1u32).ignore();
+            pipe.decr(self.redis_key(rule, key), 1u32).ignore();
         }
         let mut conn = self.redis.clone();
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
@@ -113,7 +114,7 @@ impl RateLimiter {
     pub async fn hit(&self, checks: &[(Rule, &str)]) {
         let mut pipe = redis::pipe();
         for (rule, key) in checks {
-            let k = redis_key(rule, key);
+            let k = self.redis_key(rule, key);
             pipe.incr(&k, 1u32).ignore();
             pipe.cmd("EXPIRE").arg(&k).arg(rule.window.as_secs()).arg("NX").ignore();
         }

@@ -1,6 +1,6 @@
 //! Session cache: `sess:{sha256 hex}` → the session as JSON, for at most five minutes.
 //! Postgres stays the truth: a miss (or a flushed Redis) reads it from there.
-use super::OutageWarning;
+use super::{Keyring, OutageWarning};
 use crate::domain::sessions::ActiveSession;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -11,21 +11,30 @@ static OUTAGE: OutageWarning = OutageWarning::new("session cache (reads Postgres
 #[derive(Clone)]
 pub struct SessionCache {
     redis: ConnectionManager,
-}
-
-fn key(token_hash: &[u8]) -> String {
-    format!("sess:{}", hex::encode(token_hash))
+    keys: Keyring,
 }
 
 impl SessionCache {
-    pub fn new(redis: ConnectionManager) -> Self {
-        SessionCache { redis }
+    pub fn new(redis: ConnectionManager, keys: Keyring) -> Self {
+        SessionCache { redis, keys }
     }
 
+    fn key(&self, token_hash: &[u8]) -> String {
+        self.keys.key(&format!("sess:{}", hex::encode(token_hash)))
+    }
+
+    /// The cached session, if Redis has one that this portal signed.
     pub async fn get(&self, token_hash: &[u8]) -> Option<ActiveSession> {
         let mut conn = self.redis.clone();
-        match conn.get::<_, Option<Vec<u8>>>(key(token_hash)).await {
-            Ok(Some(json)) => serde_json::from_slice(&json).ok(),
+        let key = self.key(token_hash);
+        match conn.get::<_, Option<String>>(&key).await {
+            Ok(Some(stored)) => match self.keys.open(&key, &stored) {
+                Some(json) => serde_json::from_str(json).ok(),
+                None => {
+                    log::warn!(event = "redis_value_rejected", kind = "session"; "a cached session failed its signature check");
+                    None
+                }
+            },
             Ok(None) => None,
             Err(e) => {
                 OUTAGE.warn(&e);
@@ -39,9 +48,11 @@ impl SessionCache {
         if ttl <= 0 {
             return;
         }
-        let Ok(json) = serde_json::to_vec(session) else { return };
+        let Ok(json) = serde_json::to_string(session) else { return };
+        let key = self.key(token_hash);
+        let sealed = self.keys.seal(&key, &json);
         let mut conn = self.redis.clone();
-        if let Err(e) = conn.set_ex::<_, _, ()>(key(token_hash), json, ttl as u64).await {
+        if let Err(e) = conn.set_ex::<_, _, ()>(key, sealed, ttl as u64).await {
             OUTAGE.warn(&e);
         }
     }
@@ -50,7 +61,7 @@ impl SessionCache {
         if token_hashes.is_empty() {
             return;
         }
-        let keys: Vec<String> = token_hashes.iter().map(|h| key(h)).collect();
+        let keys: Vec<String> = token_hashes.iter().map(|h| self.key(h)).collect();
         let mut conn = self.redis.clone();
         if let Err(e) = conn.del::<_, ()>(keys).await {
             OUTAGE.warn(&e);

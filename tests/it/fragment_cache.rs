@@ -23,7 +23,7 @@ async fn dashboard_summary_is_cached_and_counted() {
     assert_eq!(m1 - m0, 3, "each rendered once");
     assert_eq!(h1 - h0, 4, "then served from Redis (3 on the second dashboard, 1 for the summary alone)");
     let user_id: i64 = sqlx::query_scalar("SELECT id FROM users").fetch_one(&app.pool).await.unwrap();
-    let keys = app.redis.command(&["KEYS", &format!("frag:account_summary:{user_id}:*")]).await;
+    let keys = app.redis.command(&["KEYS", &format!("phaze:frag:account_summary:{user_id}:*")]).await;
     assert!(matches!(keys, redis::Value::Array(ref k) if k.len() == 1), "{keys:?}");
 }
 

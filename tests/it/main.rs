@@ -14,6 +14,7 @@ mod node_agent;
 mod node_api;
 mod nodes;
 mod rate_limits;
+mod redis_trust;
 mod security;
 mod sessions;
 mod signup_login;
