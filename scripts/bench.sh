@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load figures for the README: release build, a database seeded with 100,000 users, wrk -c64.
-# Every figure is printed beside the ceiling (examples/ceiling.rs: a bare Rocket binary with one
-# constant route, built like the portal) measured in the same run, as a ratio.
+# Every figure is printed beside the ceiling (a bare Rocket binary with one
+# constant route, built like the portal: src/bin/phaze-bench-ceiling.rs) measured in the same run, as a ratio.
 #   DURATION=10s CONNECTIONS=64 USERS=100000 PEERS=10000 HISTORY_ROWS=10000000 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,10 +21,10 @@ work=$(mktemp -d)
 trap 'kill "$server" "$ceiling" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "==> building (release)"
-cargo build --release --locked --bins --example ceiling
+cargo build --release --locked --bins
 bin=target/release/phaze-portal
 agent=target/release/phaze-node-agent
-ROCKET_PORT=$CEILING_PORT ROCKET_LOG_LEVEL=off target/release/examples/ceiling >/dev/null 2>&1 &
+ROCKET_PORT=$CEILING_PORT ROCKET_LOG_LEVEL=off target/release/phaze-bench-ceiling >/dev/null 2>&1 &
 ceiling=$!
 
 as_postgres -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DATABASE phaze_bench OWNER $PG_ROLE"
@@ -34,7 +34,7 @@ redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'phaze:rl:*' | xargs -r
 token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
 # The bench user may have many clients (300 are created below).
-PORTAL_MAX_CLIENTS=1000 PORTAL_CLIENT_CHANGES_PER_HOUR=1000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
+PORTAL_SECURE_COOKIES=false PORTAL_MAX_CLIENTS=1000 PORTAL_CLIENT_CHANGES_PER_HOUR=1000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 

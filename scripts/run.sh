@@ -13,4 +13,6 @@ bin=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/phaze-portal
 "$bin" migrate
 "$bin" seed-demo
 echo "==> Phaze Portal on http://${ROCKET_ADDRESS:-127.0.0.1}:${ROCKET_PORT:-8000}"
+# Plain HTTP on loopback for trying it out; behind TLS leave this unset (release: Secure cookies).
+export PORTAL_SECURE_COOKIES=${PORTAL_SECURE_COOKIES:-false}
 exec "$bin" serve

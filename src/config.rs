@@ -96,3 +96,17 @@ pub fn figment() -> Figment {
     }
     figment
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_builds_default_to_secure_cookies_and_debug_to_plain_http() {
+        let config = |profile: &str| -> AppConfig { figment().select(profile).extract().unwrap() };
+        assert!(config("release").secure_cookies, "release assumes TLS unless told otherwise");
+        assert!(!config("debug").secure_cookies);
+        let plain: AppConfig = figment().select("release").merge(("secure_cookies", false)).extract().unwrap();
+        assert!(!plain.secure_cookies, "and can be told so for development");
+    }
+}

@@ -145,3 +145,31 @@ async fn signed_in_forms_with_bad_input_change_nothing() {
         sqlx::query_as("SELECT email::text, password_hash FROM users").fetch_one(&app.pool).await.unwrap();
     assert_eq!(before, after);
 }
+
+#[rocket::async_test]
+async fn a_multipart_form_gets_no_more_room_than_a_plain_one() {
+    let app = TestApp::spawn().await;
+    let token = app.csrf("/login").await;
+    let boundary = "XyZ";
+    let part = |name: &str, value: &str| {
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    // 100 small extra fields: each is fine, together they pass 64 KiB.
+    let mut body = part("_csrf", &token) + &part("login", "someone") + &part("password", "wrong-password-1");
+    for n in 0..100 {
+        body += &part(&format!("pad{n}"), &"x".repeat(1000));
+    }
+    body += &format!("--{boundary}--\r\n");
+    let r = app
+        .client
+        .post("/login")
+        .remote(app.ip)
+        .header(ContentType::new("multipart", "form-data").with_params(("boundary", boundary)))
+        .body(body)
+        .dispatch()
+        .await;
+    let status = r.status();
+    let text = r.into_string().await.unwrap_or_default();
+    assert_client_error(status, "oversized multipart");
+    assert!(!text.contains("Wrong username, email or password."), "refused before the login was tried: {status}");
+}
