@@ -40,6 +40,20 @@ impl<'r> FromRequest<'r> for RequestId {
     }
 }
 
+/// The request for a Sentry event: URL, method and every header, secrets included; the
+/// before_send hook (`sentry_setup::scrub`) takes those out before anything leaves.
+fn sentry_request(req: &Request<'_>) -> sentry::protocol::Request {
+    let host = req.host().map_or_else(|| "localhost".to_owned(), |h| h.to_string());
+    sentry::protocol::Request {
+        url: format!("http://{host}{}", req.uri()).parse().ok(),
+        method: Some(req.method().as_str().to_owned()),
+        query_string: req.uri().query().map(|q| q.to_string()),
+        cookies: req.headers().get_one("Cookie").map(str::to_owned),
+        headers: req.headers().iter().map(|h| (h.name().to_string(), h.value().to_string())).collect(),
+        ..Default::default()
+    }
+}
+
 pub struct RequestLog;
 
 #[rocket::async_trait]
@@ -75,10 +89,16 @@ impl Fairing for RequestLog {
             ),
         }
         if status >= 500 {
+            // The request as it came (the before_send hook strips cookies, credentials, queries).
+            let request = sentry_request(req);
             sentry::with_scope(
                 |scope| {
                     scope.set_tag("request_id", id);
                     scope.set_tag("route", &route);
+                    scope.add_event_processor(move |mut event| {
+                        event.request = Some(request.clone());
+                        Some(event)
+                    });
                 },
                 || sentry::capture_message(&format!("{status} on {} {route}", req.method()), sentry::Level::Error),
             );

@@ -3,12 +3,16 @@ use sentry::protocol::Event;
 
 const SECRET_HEADERS: [&str; 4] = ["cookie", "authorization", "x-csrf-token", "set-cookie"];
 
-fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
+pub(crate) fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
     if let Some(request) = event.request.as_mut() {
         request.cookies = None;
         request.headers.retain(|name, _| !SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()));
         request.query_string = None;
         request.data = None;
+        // The URL carries the query string too (a token in a link, a cursor): path only.
+        if let Some(url) = request.url.as_mut() {
+            url.set_query(None);
+        }
     }
     Some(event)
 }

@@ -9,9 +9,12 @@ async fn app_with_node() -> TestApp {
     app
 }
 
+/// Runs openssl; it must succeed (a failed check is never read as output).
 fn openssl(args: &[&str]) -> String {
     let out = Command::new("openssl").args(args).output().expect("openssl is installed");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "openssl {args:?} failed: {text}");
+    text
 }
 
 #[rocket::async_test]

@@ -120,7 +120,17 @@ async fn a_5xx_reaches_sentry_with_its_request_id_and_without_the_cookie() {
     let session = cookie_from(&headers, "phaze_session").unwrap();
 
     proxy.cut();
-    let (status, headers, _) = http(port, "GET", "/account", &[("Cookie", &format!("phaze_session={session}"))], "");
+    let (status, headers, _) = http(
+        port,
+        "GET",
+        "/account?token=query-secret",
+        &[
+            ("Cookie", &format!("phaze_session={session}")),
+            ("Authorization", "Bearer header-secret"),
+            ("User-Agent", "sentry-test-agent/1.0"),
+        ],
+        "",
+    );
     assert_eq!(status, 503);
     let request_id = headers.iter().find(|(k, _)| k == "x-request-id").unwrap().1.clone();
     let mut seen = String::new();
@@ -133,6 +143,12 @@ async fn a_5xx_reaches_sentry_with_its_request_id_and_without_the_cookie() {
     }
     assert!(seen.contains("/api/42/envelope/"), "an envelope was posted: {seen}");
     assert!(seen.contains(&format!("\"request_id\":\"{request_id}\"")), "tagged with the request id: {seen}");
+    // The request itself is there (so the scrubbing below is really tested)...
+    assert!(seen.contains("sentry-test-agent/1.0"), "the request's harmless headers are sent: {seen}");
+    assert!(seen.contains("/account"), "and its path");
+    // ...without its secrets.
     assert!(!seen.contains(&session), "no session token in Sentry");
+    assert!(!seen.contains("header-secret"), "no Authorization header in Sentry");
+    assert!(!seen.contains("query-secret"), "no query string in Sentry");
     server.stop();
 }

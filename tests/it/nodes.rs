@@ -59,8 +59,14 @@ async fn an_admin_adds_nodes_and_bad_ones_are_refused() {
     app.log_out().await;
     app.sign_up("not_admin").await;
     assert_eq!(app.get("/admin/nodes").await.status(), Status::Forbidden);
-    let r = app.submit("/dashboard", "/admin/nodes", &with("name", "sneaky")).await;
+    let sneaky = [("name", "sneaky"), ("address_pool", "10.73.0.0/24")];
+    let fields: Vec<_> =
+        good.iter().map(|(k, v)| sneaky.iter().find(|(s, _)| s == k).map_or((*k, *v), |s| *s)).collect();
+    let r = app.submit("/dashboard", "/admin/nodes", &fields).await;
     assert_eq!(r.status(), Status::Forbidden);
+    drop(r);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 1, "the refused attempt added nothing");
 }
 
 #[rocket::async_test]
