@@ -31,7 +31,7 @@ as_postgres -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DAT
 export DATABASE_URL=postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'phaze:rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
 "$bin" migrate
-token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
+node_token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
 # The bench user may have many clients (300 are created below).
 PORTAL_SECURE_COOKIES=false PORTAL_MAX_CLIENTS=1000 PORTAL_CLIENT_CHANGES_PER_HOUR=1000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
@@ -122,7 +122,7 @@ psql_bench -c "INSERT INTO clients (id, user_id, node_id, name, protocol, public
          encode(sha256(g::text::bytea), 'base64'), '\x00', '10.100.' || ((g + 1000) / 256) || '.' || ((g + 1000) % 256)
   FROM generate_series(1, $PEERS) g" -c "ANALYZE clients"
 peers_url=$BASE/api/v1/node/peers
-auth="Authorization: Bearer $token"
+auth="Authorization: Bearer $node_token"
 listed=$(curl -sf -H "$auth" "$peers_url" | grep -o '"client_id"' | wc -l)
 etag=$(curl -s -D - -o /dev/null -H "$auth" "$peers_url" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
 # Nodes poll every 30 s each: a few at a time, not a crowd.
