@@ -69,6 +69,14 @@ pub enum Command {
         #[arg(long)]
         user: String,
     },
+    /// Make a user an admin (`--role admin`) or a user again (`--role user`), on every instance
+    /// at once.
+    SetRole {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -309,6 +317,20 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         }
         Command::SuspendUser { user } => set_user_status(&figment, &user, true).await?,
         Command::ReinstateUser { user } => set_user_status(&figment, &user, false).await?,
+        Command::SetRole { user, role } => {
+            let pool = pool(&figment).await?;
+            let id = user_id(&pool, &user).await?;
+            let sessions = crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?);
+            crate::domain::accounts::set_role(&pool, &sessions, &fragments(&figment)?, id, &role).await.map_err(
+                |e| match e {
+                    crate::domain::accounts::AccountError::Invalid(errors) => {
+                        errors.0.into_values().collect::<Vec<_>>().join(" ")
+                    }
+                    other => other.to_string(),
+                },
+            )?;
+            println!("{user} is now {role}");
+        }
     }
     Ok(())
 }

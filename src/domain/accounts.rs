@@ -175,3 +175,24 @@ pub async fn summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<Account
     let period = super::usage::period_start(time::OffsetDateTime::now_utc());
     store::users::account_summary(pool, user_id, period).await
 }
+
+/// Makes a user an admin or a user again. Their cached sessions are forgotten, so every instance
+/// reads the new role from PostgreSQL on the next request; false if there is no such user.
+pub async fn set_role(
+    pool: &PgPool,
+    sessions: &crate::cache::SessionCache,
+    fragments: &crate::cache::FragmentCache,
+    user_id: i64,
+    role: &str,
+) -> Result<bool, AccountError> {
+    if !matches!(role, "admin" | "user") {
+        return Err(AccountError::Invalid(FieldErrors::single("role", "A role is admin or user.")));
+    }
+    let Some(hashes) = store::users::set_role(pool, user_id, role).await? else {
+        return Ok(false);
+    };
+    sessions.forget(&hashes).await;
+    fragments.invalidate(&user_id.to_string()).await;
+    log::info!(event = "user_role_set", user_id = user_id, role = role; "user_role_set");
+    Ok(true)
+}

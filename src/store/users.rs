@@ -152,3 +152,23 @@ pub async fn set_status(pool: &PgPool, user_id: i64, status: &str) -> sqlx::Resu
     tx.commit().await?;
     Ok(Some(ended))
 }
+
+/// Sets the user's role; the token hashes of their sessions (whose cached copies carry the old
+/// role), or None if there is no such user.
+pub async fn set_role(pool: &PgPool, user_id: i64, role: &str) -> sqlx::Result<Option<Vec<Vec<u8>>>> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query("UPDATE users SET role = $2, updated_at = now() WHERE id = $1")
+        .bind(user_id)
+        .bind(role)
+        .execute(&mut *tx)
+        .await?;
+    if found.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let sessions = sqlx::query_scalar("SELECT token_hash FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(sessions))
+}

@@ -166,4 +166,10 @@ async fn operators_set_limits_and_suspend_users_from_the_cli() {
     assert!(ok);
     let status: String = sqlx::query_scalar("SELECT status FROM users").fetch_one(&pool).await.unwrap();
     assert_eq!(status, "active");
+    let (ok, _, err) = portal_cli(&database_url, &["set-role", "--user", "cli_user", "--role", "root"]);
+    assert!(!ok && err.contains("admin or user"), "{err}");
+    let (ok, out, _) = portal_cli(&database_url, &["set-role", "--user", "cli_user", "--role", "admin"]);
+    assert!(ok && out.contains("cli_user is now admin"));
+    let role: String = sqlx::query_scalar("SELECT role FROM users").fetch_one(&pool).await.unwrap();
+    assert_eq!(role, "admin");
 }

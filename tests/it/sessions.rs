@@ -151,3 +151,34 @@ async fn expiry_slides_with_use_and_an_expired_session_is_refused() {
     app.redis.command(&["FLUSHALL"]).await;
     assert_eq!(app.get("/dashboard").await.status(), Status::SeeOther);
 }
+
+#[rocket::async_test]
+async fn a_role_change_reaches_every_instance_at_once() {
+    let app = TestApp::spawn().await;
+    app.sign_up("promoted").await;
+    let cookie = app.session_cookie().unwrap();
+    let other = app.another_instance().await;
+    let admin_on_other = || async {
+        other
+            .get("/admin")
+            .cookie(rocket::http::Cookie::new(phaze_portal::auth::SESSION_COOKIE, cookie.clone()))
+            .dispatch()
+            .await
+            .status()
+    };
+    // Both instances have the session (and its role) cached.
+    assert_eq!(app.get("/admin").await.status(), Status::Forbidden);
+    assert_eq!(admin_on_other().await, Status::Forbidden);
+    let portal = app.client.rocket().state::<phaze_portal::state::Portal>().unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users").fetch_one(&app.pool).await.unwrap();
+    phaze_portal::domain::accounts::set_role(&app.pool, &portal.sessions, &portal.fragments, id, "admin")
+        .await
+        .unwrap();
+    assert_eq!(admin_on_other().await, Status::Ok, "the other instance sees the new role at once");
+    phaze_portal::domain::accounts::set_role(&app.pool, &portal.sessions, &portal.fragments, id, "user").await.unwrap();
+    assert_eq!(app.get("/admin").await.status(), Status::Forbidden, "and its removal");
+    assert_eq!(admin_on_other().await, Status::Forbidden);
+    let bad =
+        phaze_portal::domain::accounts::set_role(&app.pool, &portal.sessions, &portal.fragments, id, "root").await;
+    assert!(bad.is_err(), "only admin or user");
+}
