@@ -180,7 +180,7 @@ bench_user=$(psql_bench -tAc "SELECT id FROM users WHERE username = 'bench'")
 seed_sessions 1000 "user_id = $bench_user"
 seed_sessions 9000 "name LIKE 'peer%'"
 psql_bench -c "ANALYZE connection_sessions"
-measure "GET /usage (history page, 10,000 rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
+MEASURE_CONNECTIONS=8 measure "GET /usage (history page, 10,000 rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
 small_row=${results[-1]}
 rest=$((HISTORY_ROWS - 10000))
 while [ "$rest" -gt 0 ]; do
@@ -190,7 +190,7 @@ while [ "$rest" -gt 0 ]; do
 done
 psql_bench -c "ANALYZE connection_sessions"
 rows=$(psql_bench -tAc "SELECT count(*) FROM connection_sessions")
-measure "GET /usage (history page, $rows rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
+MEASURE_CONNECTIONS=8 measure "GET /usage (history page, $rows rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
 big_row=${results[-1]}
 
 base_rps=$(cut -d'|' -f2 <<<"${results[0]}")
