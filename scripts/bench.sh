@@ -28,7 +28,7 @@ ROCKET_PORT=$CEILING_PORT ROCKET_LOG_LEVEL=off target/release/phaze-bench-ceilin
 ceiling=$!
 
 as_postgres -c "DROP DATABASE IF EXISTS phaze_bench WITH (FORCE)" -c "CREATE DATABASE phaze_bench OWNER $PG_ROLE"
-export DATABASE_URL=postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench
+export DATABASE_URL="postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench?sslmode=disable"
 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'phaze:rl:*' | xargs -r redis-cli -h 127.0.0.1 -p "$REDIS_PORT" del >/dev/null
 "$bin" migrate
 node_token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')

@@ -109,4 +109,11 @@ mod tests {
         let plain: AppConfig = figment().select("release").merge(("secure_cookies", false)).extract().unwrap();
         assert!(!plain.secure_cookies, "and can be told so for development");
     }
+
+    #[test]
+    fn the_default_loopback_database_url_does_not_pay_for_tls() {
+        // Rocket.toml alone, without the environment's DATABASE_URL.
+        let url: String = rocket::Config::figment().extract_inner("databases.portal.url").unwrap();
+        assert!(url.contains("127.0.0.1") && url.ends_with("?sslmode=disable"), "{url}");
+    }
 }

@@ -49,7 +49,8 @@ start_postgres() {
   if [ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'")" != 1 ]; then
     "${psql[@]}" -c "CREATE DATABASE $PG_DATABASE OWNER $PG_ROLE"
   fi
-  export DATABASE_URL=${DATABASE_URL:-postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE}
+  # Loopback: no TLS (see Rocket.toml); a remote DATABASE_URL brings its own sslmode.
+  export DATABASE_URL=${DATABASE_URL:-postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DATABASE?sslmode=disable}
 }
 
 start_redis() {

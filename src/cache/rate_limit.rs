@@ -23,6 +23,17 @@ pub enum Decision {
     Limited { retry_after_secs: u64 },
 }
 
+/// Limited when any counter (this attempt included) is over its rule's limit; wait for the
+/// longest such window (its TTL, or the whole window if Redis gave none).
+fn decide(counts: impl Iterator<Item = (u32, i64)>, checks: &[(Rule, &str)]) -> Decision {
+    counts
+        .zip(checks)
+        .filter(|((count, _), (rule, _))| *count > rule.limit)
+        .map(|((_, ttl), (rule, _))| if ttl > 0 { ttl as u64 } else { rule.window.as_secs() })
+        .max()
+        .map_or(Decision::Allowed, |retry_after_secs| Decision::Limited { retry_after_secs })
+}
+
 #[derive(Clone)]
 pub struct RateLimiter {
     redis: ConnectionManager,
@@ -58,13 +69,8 @@ impl RateLimiter {
         }
         let mut conn = self.redis.clone();
         match pipe.query_async::<Vec<(Option<u32>, i64)>>(&mut conn).await {
-            Ok(counts) => counts
-                .iter()
-                .zip(checks)
-                .filter(|((count, _), (rule, _))| count.unwrap_or(0) >= rule.limit)
-                .map(|((_, ttl), (rule, _))| if *ttl > 0 { *ttl as u64 } else { rule.window.as_secs() })
-                .max()
-                .map_or(Decision::Allowed, |retry_after_secs| Decision::Limited { retry_after_secs }),
+            // As if this attempt were counted too: the same verdict `take` would give.
+            Ok(counts) => decide(counts.into_iter().map(|(count, ttl)| (count.unwrap_or(0) + 1, ttl)), checks),
             Err(e) => {
                 OUTAGE.warn(&e);
                 self.check_in_process(checks)
@@ -84,13 +90,7 @@ impl RateLimiter {
         }
         let mut conn = self.redis.clone();
         match pipe.query_async::<Vec<(u32, i64)>>(&mut conn).await {
-            Ok(counts) => counts
-                .iter()
-                .zip(checks)
-                .filter(|((count, _), (rule, _))| *count > rule.limit)
-                .map(|((_, ttl), (rule, _))| if *ttl > 0 { *ttl as u64 } else { rule.window.as_secs() })
-                .max()
-                .map_or(Decision::Allowed, |retry_after_secs| Decision::Limited { retry_after_secs }),
+            Ok(counts) => decide(counts.into_iter(), checks),
             Err(e) => {
                 OUTAGE.warn(&e);
                 self.check_in_process(checks)

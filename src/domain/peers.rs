@@ -5,9 +5,11 @@
 use super::usage;
 use crate::cache::FragmentCache;
 use crate::store::{self, nodes::PeerRow};
+use crate::vpn::{openvpn, pool::Pool};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use std::net::Ipv4Addr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -65,7 +67,7 @@ pub async fn users_changed(pool: &PgPool, cache: &FragmentCache, user_ids: &[i64
     Ok(())
 }
 
-pub fn build(node: &str, poll_interval_secs: u32, rows: Vec<PeerRow>, openvpn_netmask: &str) -> PeerList {
+pub fn build(node: &str, poll_interval_secs: u32, rows: Vec<PeerRow>, openvpn_netmask: Ipv4Addr) -> PeerList {
     let mut list =
         PeerList { node: node.to_owned(), poll_interval_secs, wireguard: vec![], openvpn: vec![], phazevpn: vec![] };
     for row in rows {
@@ -73,7 +75,7 @@ pub fn build(node: &str, poll_interval_secs: u32, rows: Vec<PeerRow>, openvpn_ne
             "openvpn" => list.openvpn.push(OpenvpnPeer {
                 client_id: row.client_id,
                 common_name: row.client_id.to_string(),
-                ccd: format!("ifconfig-push {} {openvpn_netmask}\n", row.address),
+                ccd: row.address.parse().map(|a| openvpn::ccd_entry(a, openvpn_netmask)).unwrap_or_default(),
                 address: row.address,
             }),
             protocol => {
@@ -128,11 +130,9 @@ pub async fn for_node(pool: &PgPool, cache: &FragmentCache, req: &PeerRequest<'_
     let body = cached
         .get_or_render(&body_name, &owner, || async {
             let node = store::nodes::find(pool, req.node_id).await?.ok_or(sqlx::Error::RowNotFound)?;
-            let netmask = crate::vpn::pool::Pool::parse(&node.address_pool)
-                .map(|p| p.openvpn_subnet().1.to_string())
-                .unwrap_or_default();
+            let netmask = Pool::parse(&node.address_pool).map_or(Ipv4Addr::BROADCAST, |p| p.openvpn_subnet().1);
             let rows = store::nodes::peers(pool, req.node_id, period).await?;
-            let list = build(req.node_name, req.poll_interval_secs, rows, &netmask);
+            let list = build(req.node_name, req.poll_interval_secs, rows, netmask);
             Ok::<_, sqlx::Error>(serde_json::to_string(&list).expect("peers serialise"))
         })
         .await?;
@@ -169,7 +169,7 @@ mod tests {
             "n1",
             30,
             vec![row("openvpn", "10.0.0.130"), row("phazevpn", "10.0.0.3"), row("wireguard", "10.0.0.2")],
-            "255.255.255.128",
+            Ipv4Addr::new(255, 255, 255, 128),
         );
         assert_eq!(list.openvpn[0].ccd, "ifconfig-push 10.0.0.130 255.255.255.128\n");
         assert_eq!(list.openvpn[0].common_name, Uuid::nil().to_string());

@@ -112,7 +112,7 @@ pub struct ClientUsage<'a> {
     pub bytes: i64,
 }
 
-pub fn usage_page(ctx: &PageContext, o: &UsageOverview, clients: &[ClientUsage], page_: &HistoryPage) -> Markup {
+pub fn usage_page(ctx: &PageContext, o: &UsageOverview, clients: &[ClientUsage], connections: &HistoryPage) -> Markup {
     page(
         ctx,
         "Usage",
@@ -125,7 +125,7 @@ pub fn usage_page(ctx: &PageContext, o: &UsageOverview, clients: &[ClientUsage],
                     tbody { @for c in clients { tr { td { a href={ "/clients/" (c.id) } { (c.name) } } td { (human_bytes(c.bytes)) } } } }
                 }
             }
-            (history(page_, "/usage", true))
+            (history(connections, "/usage", true))
             p { small { "Figures come from the VPN servers every few minutes. As of " (date(OffsetDateTime::now_utc())) "." } }
         },
     )

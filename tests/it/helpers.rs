@@ -11,7 +11,7 @@ pub const PASSWORD: &str = "violet-tractor-harbour";
 pub fn admin_database_url() -> String {
     std::env::var("PORTAL_TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap_or_else(|_| "postgres://phaze:phaze@127.0.0.1:5432/phaze".into())
+        .unwrap_or_else(|_| "postgres://phaze:phaze@127.0.0.1:5432/phaze?sslmode=disable".into())
 }
 
 /// A new, empty database, migrated by the portal itself when it ignites.
@@ -21,8 +21,13 @@ pub async fn fresh_database() -> String {
     let name = format!("phaze_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
     admin.close().await;
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    let (url, query) = admin_url.split_once('?').map_or((admin_url.as_str(), ""), |(u, q)| (u, q));
+    let (base, _) = url.rsplit_once('/').unwrap();
+    if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    }
 }
 
 pub fn free_port() -> u16 {
