@@ -153,7 +153,7 @@ EVENTS_PER_NODE=${EVENTS_PER_NODE:-100000}
 started=$(date +%s.%N)
 agents=()
 for t in "${ev_tokens[@]}"; do
-  "$agent" --portal "$BASE" --token "$t" simulate --events "$EVENTS_PER_NODE" --batch 500 >"$work/agent-$t.out" &
+  "$agent" --portal "$BASE" --token="$t" simulate --events "$EVENTS_PER_NODE" --batch 500 >"$work/agent-$t.out" &
   agents+=($!)
 done
 wait "${agents[@]}"

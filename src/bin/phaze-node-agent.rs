@@ -15,7 +15,8 @@ use uuid::Uuid;
 struct Cli {
     #[arg(long, env = "PORTAL_URL", default_value = "http://127.0.0.1:8000")]
     portal: String,
-    #[arg(long, env = "NODE_TOKEN")]
+    /// The node's API token (base64url: it may begin with `-`).
+    #[arg(long, env = "NODE_TOKEN", allow_hyphen_values = true)]
     token: String,
     #[command(subcommand)]
     command: Command,
