@@ -77,6 +77,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 limiter: RateLimiter::new(redis, keys, &[&rules.all()[..], &[node_auth]].concat()),
                 rules,
                 node_auth,
+                node_hints: Default::default(),
                 asset_origin: assets.origin().to_owned(),
                 vault,
                 pki,

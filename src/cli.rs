@@ -285,7 +285,10 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
             let pki = pki::load_or_create(&pool, &vault).await.map_err(|e| e.to_string())?;
             let mut files = nodes::bundle(&pool, &vault, &pki, &node).await.map_err(describe_node_error)?;
             let token = if new_token {
-                nodes::rotate_token(&pool, node.id).await.map_err(|e| e.to_string())?.ok_or("no such node")?
+                nodes::rotate_token(&pool, &fragments(&figment)?, node.id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no such node")?
             } else {
                 "PASTE-THE-TOKEN-SHOWN-WHEN-THE-NODE-WAS-ADDED".to_owned()
             };
@@ -300,7 +303,10 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         Command::RotateNodeToken { node } => {
             let pool = pool(&figment).await?;
             let found = node_named(&pool, &node).await?;
-            let token = nodes::rotate_token(&pool, found.id).await.map_err(|e| e.to_string())?.ok_or("no such node")?;
+            let token = nodes::rotate_token(&pool, &fragments(&figment)?, found.id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no such node")?;
             print_token(&node, &token);
         }
         Command::SetDataLimit { user, limit } => {

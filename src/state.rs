@@ -1,4 +1,5 @@
 //! The services every request uses, built once at ignite by `app`.
+use crate::auth::node::NodeHints;
 use crate::cache::{FragmentCache, RateLimiter, Rule, SessionCache};
 use crate::config::AppConfig;
 use crate::db::Db;
@@ -22,6 +23,8 @@ pub struct Portal {
     pub pki: Arc<Pki>,
     /// Failed node-token attempts per IP.
     pub node_auth: Rule,
+    /// Which node each token that polled here belongs to (a hint; see `auth::node`).
+    pub node_hints: NodeHints,
 }
 
 impl Portal {

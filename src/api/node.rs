@@ -1,6 +1,7 @@
 //! The node contract: `GET peers` (ETag, 304), `POST events` (batches with seqs, acked),
 //! `GET crl.pem`. Every call carries the node's bearer token and counts as its heartbeat.
-use crate::auth::node::NodeAuth;
+use crate::auth::node::{bearer, refuse, NodeAuth};
+use crate::auth::ClientInfo;
 use crate::db::Db;
 use crate::domain::{node_events, peers, pki};
 use crate::error::AppError;
@@ -51,18 +52,41 @@ impl<'r> Responder<'r, 'static> for Tagged {
     }
 }
 
+/// The request's bearer token, if any.
+pub struct Bearer(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Bearer {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
+        request::Outcome::Success(Bearer(bearer(req).map(str::to_owned)))
+    }
+}
+
 #[get("/peers")]
-async fn peer_list(auth: NodeAuth, inm: IfNoneMatch, db: &Db, portal: &State<Portal>) -> Result<Tagged, AppError> {
-    let node = auth.0?;
-    let request = peers::PeerRequest {
-        node_id: node.id,
-        node_name: &node.name,
-        poll_interval_secs: portal.config.node_poll_secs,
-        if_none_match: inm.0.as_deref(),
-    };
-    Ok(match peers::for_node(db.pool(), &portal.fragments, &request).await? {
-        peers::Peers::NotModified { etag } => Tagged::NotModified { etag },
-        peers::Peers::List { etag, body } => Tagged::Body { etag, media_type: ("application", "json"), body },
+async fn peer_list(
+    token: Bearer,
+    inm: IfNoneMatch,
+    client: ClientInfo,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Tagged, AppError> {
+    let poll = peers::poll(
+        db.pool(),
+        &portal.fragments,
+        &portal.node_hints,
+        token.0.as_deref().unwrap_or_default(),
+        inm.0.as_deref(),
+        portal.config.node_poll_secs,
+    )
+    .await?;
+    Ok(match poll {
+        peers::Poll::Refused => return Err(refuse(portal, &client.ip).await),
+        peers::Poll::Answered(peers::Peers::NotModified { etag }) => Tagged::NotModified { etag },
+        peers::Poll::Answered(peers::Peers::List { etag, body }) => {
+            Tagged::Body { etag, media_type: ("application", "json"), body }
+        }
     })
 }
 

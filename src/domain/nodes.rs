@@ -2,6 +2,7 @@
 use super::pki::{self, Pki, PkiSetupError};
 use super::FieldErrors;
 use crate::auth::tokens;
+use crate::cache::FragmentCache;
 use crate::store::{self, nodes::NewNode, nodes::Node, nodes::NodeConflict, nodes::TokenHolder};
 use crate::vault::Vault;
 use crate::vpn::{keys, openvpn, pool::Pool, wireguard, Protocol};
@@ -123,12 +124,22 @@ pub async fn add(pool: &PgPool, vault: &Vault, form: &NodeForm) -> Result<AddedN
     }
 }
 
-/// A new token for the node; the old one stops working at once. None: no such node.
-pub async fn rotate_token(pool: &PgPool, node_id: i64) -> sqlx::Result<Option<String>> {
+/// The owner whose generation vouches for the node's current token in the fragment cache:
+/// rotating the token moves it on, so no instance accepts the old token from Redis again.
+/// Anything else that stops a token (deactivating a node, when admins can) must move it on too.
+pub fn token_owner(node_id: i64) -> String {
+    format!("nodetoken:{node_id}")
+}
+
+/// A new token for the node; the old one stops working at once, on every instance (PostgreSQL
+/// holds only the new hash; Redis's word for the old one is dropped with its generation).
+/// None: no such node.
+pub async fn rotate_token(pool: &PgPool, fragments: &FragmentCache, node_id: i64) -> sqlx::Result<Option<String>> {
     let (token, token_hash) = tokens::new_token();
     if !store::nodes::set_token(pool, node_id, &token_hash).await? {
         return Ok(None);
     }
+    fragments.invalidate(&token_owner(node_id)).await;
     log::info!(event = "node_token_rotated", node_id = node_id; "node_token_rotated");
     Ok(Some(token))
 }

@@ -2,7 +2,9 @@
 //! generation that every change bumps after it commits (a client made or revoked, a user
 //! suspended, a data limit passed or changed) and per usage period, so a poll that finds nothing
 //! new costs one Redis round trip and no query.
-use super::usage;
+use super::{nodes, usage};
+use crate::auth::node::{spawn_heartbeat, NodeCaller, NodeHints};
+use crate::auth::tokens;
 use crate::cache::FragmentCache;
 use crate::store::{self, nodes::PeerRow};
 use crate::vpn::{openvpn, pool::Pool};
@@ -112,6 +114,85 @@ pub struct PeerRequest<'a> {
     pub poll_interval_secs: u32,
     pub if_none_match: Option<&'a str>,
 }
+
+/// What became of a poll that authenticates itself.
+pub enum Poll {
+    /// The token is no node's (or not any more).
+    Refused,
+    Answered(Peers),
+}
+
+/// A poll by token: the hot path of the node API. A node that polled here before is known by
+/// its token's hash; one Redis round trip then fetches both the current ETag and the signed
+/// word that this token is still the node's (kept under the node's token generation, which a
+/// rotation moves on), so an unchanged list costs no query. Otherwise PostgreSQL decides, after
+/// the generation was read, and its answer is kept for the next poll.
+pub async fn poll(
+    pool: &PgPool,
+    cache: &FragmentCache,
+    hints: &NodeHints,
+    token: &str,
+    if_none_match: Option<&str>,
+    poll_interval_secs: u32,
+) -> Result<Poll, sqlx::Error> {
+    if !tokens::looks_like_token(token) {
+        return Ok(Poll::Refused);
+    }
+    let token_hash = tokens::hash_token(token);
+    let vouch = hex::encode(&token_hash);
+    let period = usage::period_start(OffsetDateTime::now_utc());
+    let etag_name = format!("peers_etag:{period}");
+    let caller = match hints.get(&token_hash) {
+        Some(hinted) => {
+            let (owner, token_owner) = (owner(hinted.id), nodes::token_owner(hinted.id));
+            let cached = cache.lookup(&[(&etag_name, &owner), (TOKEN_FRAGMENT, &token_owner)]).await;
+            if cached.cached(TOKEN_FRAGMENT, &token_owner) == Some(vouch.as_str()) {
+                if hints.heartbeat_due(&token_hash) {
+                    spawn_heartbeat(pool, hinted.id);
+                }
+                if let (Some(inm), Some(etag)) = (if_none_match, cached.cached(&etag_name, &owner)) {
+                    if matches(inm, etag) {
+                        return Ok(Poll::Answered(Peers::NotModified { etag: etag.to_owned() }));
+                    }
+                }
+                hinted
+            } else {
+                // No word for this token under the current generation: PostgreSQL decides. The
+                // generation was read first, so a rotation racing this poll leaves no stale word.
+                match nodes::authenticate(pool, token).await? {
+                    Some(holder) if holder.id == hinted.id => {
+                        cached
+                            .get_or_render(TOKEN_FRAGMENT, &token_owner, || async {
+                                Ok::<_, sqlx::Error>(vouch.clone())
+                            })
+                            .await?;
+                        hinted
+                    }
+                    _ => {
+                        hints.forget(&token_hash);
+                        return Ok(Poll::Refused);
+                    }
+                }
+            }
+        }
+        None => match nodes::authenticate(pool, token).await? {
+            Some(holder) => {
+                if holder.heartbeat_due {
+                    spawn_heartbeat(pool, holder.id);
+                }
+                let caller = NodeCaller { id: holder.id, name: holder.name };
+                hints.remember(&token_hash, &caller);
+                caller
+            }
+            None => return Ok(Poll::Refused),
+        },
+    };
+    let request = PeerRequest { node_id: caller.id, node_name: &caller.name, poll_interval_secs, if_none_match };
+    Ok(Poll::Answered(for_node(pool, cache, &request).await?))
+}
+
+/// Fragment name of the cache's word that a token is its node's.
+const TOKEN_FRAGMENT: &str = "token";
 
 /// The node's peers, or NotModified when `If-None-Match` names the current list.
 pub async fn for_node(pool: &PgPool, cache: &FragmentCache, req: &PeerRequest<'_>) -> Result<Peers, sqlx::Error> {

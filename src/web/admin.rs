@@ -107,7 +107,7 @@ async fn rotate_token(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Markup, AppError> {
-    let token = domain::nodes::rotate_token(db.pool(), id).await?.ok_or(AppError::NotFound)?;
+    let token = domain::nodes::rotate_token(db.pool(), &portal.fragments, id).await?.ok_or(AppError::NotFound)?;
     let node = store::nodes::find(db.pool(), id).await?.ok_or(AppError::NotFound)?;
     log::info!(event = "admin_node_token_rotated", admin_id = admin.0.user_id(), node_id = id; "admin_node_token_rotated");
     nodes_page(&ctx, db, portal, &blank_node_form(), &FieldErrors::default(), Some((&node.name, &token))).await

@@ -133,7 +133,8 @@ async fn node_calls_need_a_valid_token_and_repeated_failures_get_429() {
     assert_eq!(wrong.status, Status::Unauthorized);
 
     // Rotation: the old token stops at once, the new one works.
-    let new_token = phaze_portal::domain::nodes::rotate_token(&app.pool, id).await.unwrap().unwrap();
+    let portal = app.client.rocket().state::<Portal>().unwrap();
+    let new_token = phaze_portal::domain::nodes::rotate_token(&app.pool, &portal.fragments, id).await.unwrap().unwrap();
     assert_eq!(peers(&app.client, &token, None).await.status, Status::Unauthorized, "the old token stopped");
     assert_eq!(peers(&app.client, &new_token, None).await.status, Status::Ok);
     for path in ["/crl.pem", "/events"] {
@@ -553,4 +554,67 @@ async fn the_admin_nodes_page_shows_status_peers_sessions_and_rotates_tokens() {
     assert_eq!(r.status(), Status::Forbidden);
     drop(r);
     assert_eq!(peers(&app.client, &new_token, None).await.status, Status::Ok, "a non-admin rotated nothing");
+}
+
+#[rocket::async_test]
+async fn an_unchanged_poll_needs_no_database_and_a_rotated_token_stops_on_every_instance() {
+    let database_url = fresh_database().await;
+    let mut proxy = PgProxy::start(0).await;
+    let app = TestApp::spawn().await;
+    // A second instance that reaches PostgreSQL only through a hop the test can cut.
+    let other = Client::tracked(phaze_portal::app::rocket(figment(&through(&proxy, &database_url), &app.redis.url())))
+        .await
+        .unwrap();
+    let other_pool = sqlx::PgPool::connect(&database_url).await.unwrap();
+    let form = phaze_portal::domain::nodes::NodeForm {
+        name: "hot-node".into(),
+        region: "Test".into(),
+        host: "vpn.example".into(),
+        wireguard_port: 51820,
+        openvpn_port: 1194,
+        phazevpn_port: 443,
+        protocols: vec!["wireguard".into()],
+        address_pool: "10.88.0.0/24".into(),
+        dns: "9.9.9.9".into(),
+        wg_public_key: String::new(),
+    };
+    let other_portal = other.rocket().state::<Portal>().unwrap();
+    let added = phaze_portal::domain::nodes::add(&other_pool, &other_portal.vault, &form).await.unwrap();
+    let token = added.token;
+    // Three polls: PostgreSQL proves the token, then the cache learns to vouch for it.
+    let first = peers(&other, &token, None).await;
+    assert_eq!(first.status, Status::Ok);
+    let etag = first.etag.unwrap();
+    for _ in 0..2 {
+        assert_eq!(peers(&other, &token, Some(&etag)).await.status, Status::NotModified);
+    }
+    // With PostgreSQL out of reach an unchanged poll is still answered: it asked only Redis.
+    proxy.cut();
+    assert_eq!(peers(&other, &token, Some(&etag)).await.status, Status::NotModified, "no query on the hot path");
+    let stranger = peers(&other, &"B".repeat(43), Some(&etag)).await;
+    assert_eq!(stranger.status, Status::ServiceUnavailable, "an unknown token still needs PostgreSQL");
+    let _proxy = PgProxy::start(proxy.port).await;
+
+    // Rotated through the first instance: the second refuses the old token at its next poll.
+    let portal = app.client.rocket().state::<Portal>().unwrap();
+    let rotated =
+        phaze_portal::domain::nodes::rotate_token(&other_pool, &portal.fragments, added.id).await.unwrap().unwrap();
+    let mut refused = false;
+    for _ in 0..50 {
+        match peers(&other, &token, Some(&etag)).await.status {
+            Status::Unauthorized => {
+                refused = true;
+                break;
+            }
+            // The hop's pool may still be reconnecting.
+            Status::ServiceUnavailable => rocket::tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            other => panic!("the old token got {other}"),
+        }
+    }
+    assert!(refused, "the old token stopped at once");
+    assert_eq!(peers(&other, &rotated, Some(&etag)).await.status, Status::NotModified);
+    // FLUSHALL drops the cache's word: PostgreSQL vouches again, nobody is locked out.
+    app.redis.command(&["FLUSHALL"]).await;
+    assert_eq!(peers(&other, &rotated, None).await.status, Status::Ok);
+    assert_eq!(peers(&other, &token, None).await.status, Status::Unauthorized);
 }
