@@ -125,9 +125,13 @@ peers_url=$BASE/api/v1/node/peers
 auth="Authorization: Bearer $node_token"
 listed=$(curl -sf -H "$auth" "$peers_url" | grep -o '"client_id"' | wc -l)
 etag=$(curl -s -D - -o /dev/null -H "$auth" "$peers_url" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
-# Nodes poll every 30 s each: a few at a time, not a crowd.
-MEASURE_CONNECTIONS=4 measure "GET /api/v1/node/peers ($listed peers, 200 from the cached list)" -H "$auth" "$peers_url"
-MEASURE_CONNECTIONS=4 measure "GET /api/v1/node/peers (304, If-None-Match)" -H "$auth" -H "If-None-Match: $etag" "$peers_url"
+# Nodes poll every 30 s each: a few at a time, not a crowd. The ceiling is measured at the same
+# concurrency, since on two shared cores a tail at full load is mostly queueing.
+MEASURE_CONNECTIONS=4 measure "GET /api/v1/node/peers ($listed peers, 200 from the cached list, 4 connections)" -H "$auth" "$peers_url"
+for c in 1 4; do
+  MEASURE_CONNECTIONS=$c measure "GET / on the ceiling ($c connection(s))" "http://127.0.0.1:$CEILING_PORT/"
+  MEASURE_CONNECTIONS=$c measure "GET /api/v1/node/peers (304, If-None-Match, $c connection(s))" -H "$auth" -H "If-None-Match: $etag" "$peers_url"
+done
 # After a change the list is rebuilt from PostgreSQL once per node.
 : >"$work/cold.times"
 for _ in $(seq 1 20); do
