@@ -67,7 +67,8 @@ results=()
 measure() { # name, wrk args...
   local name=$1; shift
   local out
-  out=$(wrk -t2 -c"${MEASURE_CONNECTIONS:-$CONNECTIONS}" -d"$DURATION" --latency "$@")
+  local c=${MEASURE_CONNECTIONS:-$CONNECTIONS}
+  out=$(wrk -t"$(( c < 2 ? c : 2 ))" -c"$c" -d"$DURATION" --latency "$@")
   local rps p50 p99 codes
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
