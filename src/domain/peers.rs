@@ -194,19 +194,12 @@ pub async fn poll(
 /// Fragment name of the cache's word that a token is its node's.
 const TOKEN_FRAGMENT: &str = "token";
 
-/// The node's peers, or NotModified when `If-None-Match` names the current list.
+/// The node's peers, or NotModified when `If-None-Match` names the current list. (`poll` has
+/// already tried the cheap check of the ETag alone.)
 pub async fn for_node(pool: &PgPool, cache: &FragmentCache, req: &PeerRequest<'_>) -> Result<Peers, sqlx::Error> {
     let owner = owner(req.node_id);
     let period = usage::period_start(OffsetDateTime::now_utc());
     let (etag_name, body_name) = (format!("peers_etag:{period}"), format!("peers:{period}"));
-    if let Some(inm) = req.if_none_match {
-        let cached = cache.lookup(&[(&etag_name, &owner)]).await;
-        if let Some(etag) = cached.cached(&etag_name, &owner) {
-            if matches(inm, etag) {
-                return Ok(Peers::NotModified { etag: etag.to_owned() });
-            }
-        }
-    }
     let cached = cache.lookup(&[(&body_name, &owner), (&etag_name, &owner)]).await;
     let body = cached
         .get_or_render(&body_name, &owner, || async {
