@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     let figment = config::figment();
     let dsn: Option<String> = figment.extract_inner("sentry_dsn").ok();
     let _sentry = telemetry::init_sentry(dsn.as_deref());
-    match rocket::execute(cli::run(cli.command.unwrap_or(Command::Serve), figment)) {
+    let outcome = rocket::execute(cli::run(cli.command.unwrap_or(Command::Serve), figment));
+    telemetry::flush_logs();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("phaze-portal: {message}");

@@ -1,21 +1,22 @@
+use super::background::{BackgroundAppender, BackgroundDeserializer};
 use log::LevelFilter;
-use log4rs::append::console::{ConsoleAppender, Target};
 use log4rs::config::{Appender, Config, Logger, Root};
 use log4rs::encode::json::JsonEncoder;
 use std::path::Path;
 
-/// log4rs from `PORTAL_LOG_CONFIG` or ./log4rs.yaml if present, else JSON lines on stdout.
-/// Safe to call more than once (tests): later calls are ignored.
+/// log4rs from `PORTAL_LOG_CONFIG` or ./log4rs.yaml if present, else JSON lines on stdout, written
+/// by a background thread either way (`kind: background`). Safe to call more than once (tests):
+/// later calls are ignored.
 pub fn init_logging() {
     let file = std::env::var("PORTAL_LOG_CONFIG").unwrap_or_else(|_| "log4rs.yaml".into());
     if Path::new(&file).exists() {
-        match log4rs::init_file(&file, Default::default()) {
+        match log4rs::init_file(&file, deserializers()) {
             Ok(()) => return,
             Err(e) if e.to_string().contains("already") => return,
             Err(e) => eprintln!("log config {file} could not be read ({e}); logging JSON to stdout"),
         }
     }
-    let stdout = ConsoleAppender::builder().target(Target::Stdout).encoder(Box::new(JsonEncoder::new())).build();
+    let stdout = BackgroundAppender::stdout(Box::new(JsonEncoder::new()));
     let config = Config::builder()
         .appender(Appender::builder().build("stdout", Box::new(stdout)))
         .logger(Logger::builder().build("rocket", LevelFilter::Warn))
@@ -23,4 +24,15 @@ pub fn init_logging() {
         .build(Root::builder().appender("stdout").build(LevelFilter::Info))
         .expect("valid log config");
     let _ = log4rs::init_config(config);
+}
+
+fn deserializers() -> log4rs::config::Deserializers {
+    let mut deserializers = log4rs::config::Deserializers::default();
+    deserializers.insert("background", BackgroundDeserializer);
+    deserializers
+}
+
+/// Writes out every queued line; call before the process exits.
+pub fn flush_logs() {
+    log::logger().flush();
 }

@@ -1,8 +1,10 @@
 //! JSON logs (log4rs), one line per request, and Sentry.
+mod background;
 mod logging;
 mod requests;
 mod sentry_setup;
 
-pub use logging::init_logging;
+pub use background::dropped_lines;
+pub use logging::{flush_logs, init_logging};
 pub use requests::{RequestId, RequestLog};
 pub use sentry_setup::init_sentry;

@@ -281,11 +281,19 @@ impl ServerProcess {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// Stops the server and returns what it logged.
+    /// Stops the server as an operator would (SIGTERM, a clean shutdown) and returns what it
+    /// logged; SIGKILL only if it has not exited within 10 s.
     pub fn stop(mut self) -> String {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..200 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return std::fs::read_to_string(&self.log_path).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::fs::read_to_string(&self.log_path).unwrap()
+        panic!("phaze-portal did not stop within 10 s of SIGTERM");
     }
 }
 
@@ -435,4 +443,11 @@ pub fn portal_cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A new empty directory under the system's temp dir.
+pub fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("phaze-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -152,3 +152,37 @@ async fn a_5xx_reaches_sentry_with_its_request_id_and_without_the_cookie() {
     assert!(!seen.contains("query-secret"), "no query string in Sentry");
     server.stop();
 }
+
+/// `kind: background` with a `path` from a YAML file: every request's line is in the file after a
+/// clean shutdown (SIGTERM). The flush-before-exit itself is proven by the appender's unit tests.
+#[rocket::async_test]
+async fn a_clean_shutdown_loses_no_line_of_a_file_log() {
+    let dir = tempdir();
+    let log_file = dir.join("portal.log");
+    let config = dir.join("log4rs.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "appenders:\n  main:\n    kind: background\n    path: {}\n    queue: 100000\n    encoder: {{ kind: json }}\n\
+             root:\n  level: info\n  appenders: [main]\nloggers:\n  rocket:\n    level: warn\n  _:\n    level: warn\n",
+            log_file.display()
+        ),
+    )
+    .unwrap();
+    let server =
+        ServerProcess::start_with(&fresh_database().await, &[("PORTAL_LOG_CONFIG", config.to_str().unwrap())]).await;
+    let port = server.port;
+    for i in 0..300 {
+        let (status, _, _) = http(port, "GET", "/healthz", &[("X-Request-Id", &format!("shutdown-{i:04}"))], "");
+        assert_eq!(status, 200);
+    }
+    server.stop();
+    let text = std::fs::read_to_string(&log_file).unwrap();
+    let ids: std::collections::HashSet<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .filter_map(|l| l["attributes"]["request_id"].as_str().map(str::to_owned))
+        .filter(|id| id.starts_with("shutdown-"))
+        .collect();
+    assert_eq!(ids.len(), 300, "every request's line is in the file after SIGTERM");
+}
