@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 pub fn rocket(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
+        // Rocket's default Shield sets three headers that `SecurityHeaders` sets again (and a
+        // Permissions-Policy for the retired FLoC); an empty Shield replaces it.
+        .attach(rocket::shield::Shield::new())
         .attach(RequestLog)
         .attach(web::headers::SecurityHeaders)
         .attach(Db::init())
@@ -78,7 +81,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 rules,
                 node_auth,
                 node_hints: Default::default(),
-                asset_origin: assets.origin().to_owned(),
+                content_security_policy: web::headers::content_security_policy(assets.origin()),
                 vault,
                 pki,
                 config,

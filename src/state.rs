@@ -17,8 +17,8 @@ pub struct Portal {
     pub fragments: FragmentCache,
     pub limiter: RateLimiter,
     pub rules: LoginRules,
-    /// The CDN origin of static assets, if any (for the CSP).
-    pub asset_origin: String,
+    /// The Content-Security-Policy, naming the CDN origin of static assets if there is one.
+    pub content_security_policy: &'static str,
     pub vault: Vault,
     pub pki: Arc<Pki>,
     /// Failed node-token attempts per IP.

@@ -1,29 +1,38 @@
 //! A log4rs appender that never makes a request wait on a write.
 //!
-//! A record is encoded on the caller's thread (CPU only) and handed to one writer thread through a
-//! bounded queue. If the writer falls behind and the queue is full, the line is dropped and
-//! counted; the writer reports the count in its next line. `flush` (called by `log::logger()
-//! .flush()` on a clean shutdown) waits until everything queued before it is written.
+//! A record is encoded on the caller's thread into that thread's reusable buffer, then copied
+//! into one shared in-memory buffer (a short lock, no allocation, no wake-up). A writer thread
+//! swaps that buffer out every few milliseconds and writes it. If the writer falls behind and the
+//! buffer is full, the line is dropped and counted; the writer reports the count in a line of its
+//! own. `flush` (called by `log::logger().flush()` on a clean shutdown) writes out everything
+//! appended before it.
 //!
 //! ```yaml
 //! appenders:
 //!   main:
 //!     kind: background
 //!     path: /var/log/phaze/portal.log   # omit for stdout
-//!     queue: 65536                      # lines; default 65536
-//!     encoder: { kind: json }
+//!     buffer_bytes: 8388608             # the most waiting for the writer; default 8 MiB
+//!     encoder: { kind: portal_json }    # the default
 //! ```
+//!
+//! (A channel of one allocation per line cost more than the write itself: each line's buffer was
+//! freed on the writer thread, and glibc's arenas locked against the request threads.)
+use super::encoder::LineEncoder;
 use log::Record;
 use log4rs::append::Append;
 use log4rs::config::{Deserialize, Deserializers};
 use log4rs::encode::writer::simple::SimpleWriter;
-use log4rs::encode::{json::JsonEncoder, Encode, EncoderConfig};
-use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::Arc;
+use log4rs::encode::{Encode, EncoderConfig};
+use std::cell::RefCell;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-const DEFAULT_QUEUE: usize = 65_536;
+const DEFAULT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+/// How long the writer naps when there is nothing to write.
+const NAP: Duration = Duration::from_millis(5);
 
 /// Lines dropped since start, over every background appender (for operators and tests).
 static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
@@ -32,101 +41,121 @@ pub fn dropped_lines() -> u64 {
     DROPPED_TOTAL.load(Ordering::Relaxed)
 }
 
-enum Message {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+struct Shared {
+    /// Lines waiting for the writer. Lock order: `out` before `pending`.
+    pending: Mutex<Vec<u8>>,
+    out: Mutex<Box<dyn Write + Send>>,
+    capacity: usize,
+    dropped: AtomicU64,
+    stopped: AtomicBool,
+}
+
+impl Shared {
+    /// Writes out what is pending (and reports drops); returns whether there was anything.
+    fn write_pending(&self, spare: &mut Vec<u8>) -> bool {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()), spare);
+        let lost = self.dropped.swap(0, Ordering::Relaxed);
+        if spare.is_empty() && lost == 0 {
+            return false;
+        }
+        let _ = out.write_all(spare);
+        if lost > 0 {
+            let _ = writeln!(
+                out,
+                r#"{{"level":"WARN","target":"portal::log","message":"the log writer fell behind; lines were dropped","attributes":{{"dropped":{lost}}}}}"#
+            );
+        }
+        let _ = out.flush();
+        spare.clear();
+        true
+    }
 }
 
 pub struct BackgroundAppender {
     encoder: Box<dyn Encode>,
-    queue: SyncSender<Message>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for BackgroundAppender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackgroundAppender").field("dropped", &self.dropped).finish()
+        f.debug_struct("BackgroundAppender").field("capacity", &self.shared.capacity).finish()
     }
 }
 
 impl BackgroundAppender {
-    /// Starts the writer thread over `out`; at most `queue` lines wait for it.
-    pub fn new(encoder: Box<dyn Encode>, out: Box<dyn Write + Send>, queue: usize) -> Self {
-        let (sender, receiver) = sync_channel(queue.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let counter = dropped.clone();
+    /// Starts the writer thread over `out`; at most `capacity` bytes wait for it.
+    pub fn new(encoder: Box<dyn Encode>, out: Box<dyn Write + Send>, capacity: usize) -> Self {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(capacity.min(1 << 20))),
+            out: Mutex::new(out),
+            capacity,
+            dropped: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+        });
+        let writer = shared.clone();
         std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || write_lines(receiver, BufWriter::with_capacity(64 * 1024, out), &counter))
+            .spawn(move || {
+                let mut spare = Vec::with_capacity(capacity.min(1 << 20));
+                while !writer.stopped.load(Ordering::Relaxed) {
+                    if !writer.write_pending(&mut spare) {
+                        std::thread::sleep(NAP);
+                    }
+                }
+            })
             .expect("spawn the log writer thread");
-        BackgroundAppender { encoder, queue: sender, dropped }
+        BackgroundAppender { encoder, shared }
     }
 
     pub fn stdout(encoder: Box<dyn Encode>) -> Self {
-        Self::new(encoder, Box::new(std::io::stdout()), DEFAULT_QUEUE)
+        Self::new(encoder, Box::new(std::io::stdout()), DEFAULT_BUFFER_BYTES)
+    }
+}
+
+impl Drop for BackgroundAppender {
+    fn drop(&mut self) {
+        self.flush();
+        self.shared.stopped.store(true, Ordering::Relaxed);
     }
 }
 
 impl Append for BackgroundAppender {
     fn append(&self, record: &Record) -> anyhow::Result<()> {
-        let mut line = SimpleWriter(Vec::with_capacity(256));
-        self.encoder.encode(&mut line, record)?;
-        match self.queue.try_send(Message::Line(line.0)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+        SCRATCH.with(|scratch| {
+            let mut line = SimpleWriter(std::mem::take(&mut *scratch.borrow_mut()));
+            line.0.clear();
+            let encoded = self.encoder.encode(&mut line, record);
+            if encoded.is_ok() {
+                let mut pending = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner());
+                if pending.len() + line.0.len() <= self.shared.capacity {
+                    pending.extend_from_slice(&line.0);
+                } else {
+                    drop(pending);
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            Err(TrySendError::Disconnected(_)) => anyhow::bail!("the log writer thread has stopped"),
-        }
-        Ok(())
+            *scratch.borrow_mut() = line.0;
+            encoded
+        })
     }
 
     fn flush(&self) {
-        let (done, wait) = sync_channel(1);
-        if self.queue.send(Message::Flush(done)).is_ok() {
-            let _ = wait.recv();
-        }
+        let mut spare = Vec::new();
+        self.shared.write_pending(&mut spare);
     }
-}
-
-fn write_lines(queue: Receiver<Message>, mut out: BufWriter<Box<dyn Write + Send>>, dropped: &AtomicU64) {
-    let mut next = queue.recv().ok();
-    while let Some(message) = next {
-        match message {
-            Message::Line(line) => {
-                let _ = out.write_all(&line);
-            }
-            Message::Flush(done) => {
-                let _ = out.flush();
-                let _ = done.send(());
-            }
-        }
-        next = match queue.try_recv() {
-            Ok(message) => Some(message),
-            Err(TryRecvError::Empty) => {
-                // The queue is empty: report drops, then hand what we have to the OS and wait.
-                let lost = dropped.swap(0, Ordering::Relaxed);
-                if lost > 0 {
-                    let _ = writeln!(
-                        out,
-                        r#"{{"level":"WARN","target":"portal::log","message":"the log writer fell behind; lines were dropped","dropped":{lost}}}"#
-                    );
-                }
-                let _ = out.flush();
-                queue.recv().ok()
-            }
-            Err(TryRecvError::Disconnected) => None,
-        };
-    }
-    let _ = out.flush();
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackgroundConfig {
     path: Option<String>,
-    queue: Option<usize>,
+    buffer_bytes: Option<usize>,
     encoder: Option<EncoderConfig>,
 }
 
@@ -140,7 +169,7 @@ impl Deserialize for BackgroundDeserializer {
     fn deserialize(&self, config: BackgroundConfig, deserializers: &Deserializers) -> anyhow::Result<Box<dyn Append>> {
         let encoder: Box<dyn Encode> = match config.encoder {
             Some(encoder) => deserializers.deserialize(&encoder.kind, encoder.config)?,
-            None => Box::new(JsonEncoder::new()),
+            None => Box::new(LineEncoder),
         };
         let out: Box<dyn Write + Send> = match config.path {
             Some(path) => {
@@ -151,7 +180,7 @@ impl Deserialize for BackgroundDeserializer {
             }
             None => Box::new(std::io::stdout()),
         };
-        Ok(Box::new(BackgroundAppender::new(encoder, out, config.queue.unwrap_or(DEFAULT_QUEUE))))
+        Ok(Box::new(BackgroundAppender::new(encoder, out, config.buffer_bytes.unwrap_or(DEFAULT_BUFFER_BYTES))))
     }
 }
 
@@ -187,7 +216,7 @@ mod tests {
         let got = Arc::new(Mutex::new(Vec::new()));
         let held = gate.lock().unwrap();
         let sink = Stuck { gate: gate.clone(), got: got.clone() };
-        let appender = BackgroundAppender::new(Box::new(JsonEncoder::new()), Box::new(sink), 4);
+        let appender = BackgroundAppender::new(Box::new(LineEncoder), Box::new(sink), 1000);
         let started = std::time::Instant::now();
         for i in 0..1000 {
             record(&format!("line {i}"), |r| appender.append(r).unwrap());
@@ -201,19 +230,19 @@ mod tests {
         let reported: u64 = text
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| v["dropped"].as_u64())
+            .filter_map(|v| v["attributes"]["dropped"].as_u64())
             .sum();
         let written = text.lines().filter(|l| l.contains("\"line ")).count() as u64;
         assert_eq!(reported + written, 1000, "every line is either written or counted as dropped");
-        // 4 queued and a few taken by the writer: the rest were dropped, not waited for.
-        assert!(written <= 10, "{written} lines written past a stuck writer");
+        // 1000 bytes (a few lines) pending and a few taken by the writer: the rest were dropped.
+        assert!(written <= 30, "{written} lines written past a stuck writer");
     }
 
     #[test]
-    fn flush_waits_until_every_queued_line_is_written() {
+    fn flush_writes_every_line_appended_before_it() {
         let got = Arc::new(Mutex::new(Vec::new()));
         let sink = Stuck { gate: Arc::new(Mutex::new(())), got: got.clone() };
-        let appender = BackgroundAppender::new(Box::new(JsonEncoder::new()), Box::new(sink), 10_000);
+        let appender = BackgroundAppender::new(Box::new(LineEncoder), Box::new(sink), 10 << 20);
         for i in 0..5000 {
             record(&format!("line {i}"), |r| appender.append(r).unwrap());
         }

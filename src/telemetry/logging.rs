@@ -1,7 +1,7 @@
 use super::background::{BackgroundAppender, BackgroundDeserializer};
+use super::encoder::{LineEncoder, LineEncoderDeserializer};
 use log::LevelFilter;
 use log4rs::config::{Appender, Config, Logger, Root};
-use log4rs::encode::json::JsonEncoder;
 use std::path::Path;
 
 /// log4rs from `PORTAL_LOG_CONFIG` or ./log4rs.yaml if present, else JSON lines on stdout, written
@@ -16,7 +16,7 @@ pub fn init_logging() {
             Err(e) => eprintln!("log config {file} could not be read ({e}); logging JSON to stdout"),
         }
     }
-    let stdout = BackgroundAppender::stdout(Box::new(JsonEncoder::new()));
+    let stdout = BackgroundAppender::stdout(Box::new(LineEncoder));
     let config = Config::builder()
         .appender(Appender::builder().build("stdout", Box::new(stdout)))
         .logger(Logger::builder().build("rocket", LevelFilter::Warn))
@@ -29,6 +29,7 @@ pub fn init_logging() {
 fn deserializers() -> log4rs::config::Deserializers {
     let mut deserializers = log4rs::config::Deserializers::default();
     deserializers.insert("background", BackgroundDeserializer);
+    deserializers.insert("portal_json", LineEncoderDeserializer);
     deserializers
 }
 

@@ -1,5 +1,6 @@
 //! JSON logs (log4rs), one line per request, and Sentry.
 mod background;
+mod encoder;
 mod logging;
 mod requests;
 mod sentry_setup;

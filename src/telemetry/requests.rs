@@ -4,6 +4,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::request::{self, FromRequest};
 use rocket::{Data, Request, Response};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 #[derive(Clone)]
@@ -24,11 +25,20 @@ fn incoming_id(req: &Request<'_>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A fresh id: this process's random 64-bit prefix and a counter. Unique across instances and
+/// restarts without asking the OS for randomness on every request.
+fn new_id() -> String {
+    static PREFIX: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).expect("OS random source");
+        hex::encode(bytes)
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{}{:016x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn started<'r>(req: &'r Request<'_>) -> &'r Started {
-    req.local_cache(|| Started {
-        id: RequestId(incoming_id(req).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
-        at: Instant::now(),
-    })
+    req.local_cache(|| Started { id: RequestId(incoming_id(req).unwrap_or_else(new_id)), at: Instant::now() })
 }
 
 #[rocket::async_trait]
@@ -72,19 +82,19 @@ impl Fairing for RequestLog {
         res.set_header(Header::new("X-Request-Id", id.to_owned()));
         let duration_ms = started.at.elapsed().as_secs_f64() * 1000.0;
         // The route's pattern, never the raw URI: no query strings, no tokens in logs.
-        let route = req.route().map_or_else(|| "-".to_owned(), |r| r.uri.origin.path().to_string());
+        let route = req.route().map_or("-", |r| r.uri.origin.path().as_str());
         let status = res.status().code;
         let duration_ms = (duration_ms * 100.0).round() / 100.0;
         let method = req.method().as_str();
         match resolved_session(req).map(|u| u.user_id()) {
             Some(user_id) => log::info!(
                 target: "portal::request",
-                request_id = id, method, route = route.as_str(), status, duration_ms, user_id;
+                request_id = id, method, route, status, duration_ms, user_id;
                 "request"
             ),
             None => log::info!(
                 target: "portal::request",
-                request_id = id, method, route = route.as_str(), status, duration_ms;
+                request_id = id, method, route, status, duration_ms;
                 "request"
             ),
         }
@@ -94,7 +104,7 @@ impl Fairing for RequestLog {
             sentry::with_scope(
                 |scope| {
                     scope.set_tag("request_id", id);
-                    scope.set_tag("route", &route);
+                    scope.set_tag("route", route);
                     scope.add_event_processor(move |mut event| {
                         event.request = Some(request.clone());
                         Some(event)

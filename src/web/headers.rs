@@ -14,19 +14,9 @@ impl Fairing for SecurityHeaders {
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let portal = req.rocket().state::<Portal>();
-        let cdn = portal
-            .map(|p| p.asset_origin.as_str())
-            .filter(|o| !o.is_empty())
-            .map(|o| format!(" {o}"))
-            .unwrap_or_default();
-        res.set_header(Header::new(
-            "Content-Security-Policy",
-            format!(
-                "default-src 'self'; script-src 'self'{cdn}; style-src 'self'{cdn}; img-src 'self' data:{cdn}; \
-                 font-src 'self'{cdn}; connect-src 'self'; object-src 'none'; base-uri 'self'; \
-                 form-action 'self'; frame-ancestors 'none'"
-            ),
-        ));
+        // Every value is a &'static str: no allocation per response.
+        let csp = portal.map_or(DEFAULT_CSP, |p| p.content_security_policy);
+        res.set_header(Header::new("Content-Security-Policy", csp));
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         res.set_header(Header::new("X-Frame-Options", "DENY"));
         res.set_header(Header::new("Referrer-Policy", "strict-origin-when-cross-origin"));
@@ -38,4 +28,20 @@ impl Fairing for SecurityHeaders {
             res.set_header(Header::new("Cache-Control", "private, no-store"));
         }
     }
+}
+
+const DEFAULT_CSP: &str = "default-src 'self'; object-src 'none'; frame-ancestors 'none'";
+
+/// The Content-Security-Policy for assets served from `asset_origin` (empty: this host), made
+/// once at start and kept for the life of the process.
+pub fn content_security_policy(asset_origin: &str) -> &'static str {
+    let cdn = if asset_origin.is_empty() { String::new() } else { format!(" {asset_origin}") };
+    Box::leak(
+        format!(
+            "default-src 'self'; script-src 'self'{cdn}; style-src 'self'{cdn}; img-src 'self' data:{cdn}; \
+             font-src 'self'{cdn}; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+             form-action 'self'; frame-ancestors 'none'"
+        )
+        .into_boxed_str(),
+    )
 }

@@ -54,7 +54,7 @@ async fn request_lines_and_events_are_json_and_secrets_never_appear() {
     }
     assert!(requests.iter().any(|r| r["attributes"]["request_id"] == "test-request-0001"
         && r["attributes"]["route"] == "/signup"
-        && r["attributes"]["status"] == "200"));
+        && r["attributes"]["status"] == 200));
     assert!(
         requests.iter().any(|r| r["attributes"]["route"] == "/dashboard" && !r["attributes"]["user_id"].is_null()),
         "user id on signed-in requests"
@@ -163,7 +163,7 @@ async fn a_clean_shutdown_loses_no_line_of_a_file_log() {
     std::fs::write(
         &config,
         format!(
-            "appenders:\n  main:\n    kind: background\n    path: {}\n    queue: 100000\n    encoder: {{ kind: json }}\n\
+            "appenders:\n  main:\n    kind: background\n    path: {}\n    buffer_bytes: 8388608\n    encoder: {{ kind: portal_json }}\n\
              root:\n  level: info\n  appenders: [main]\nloggers:\n  rocket:\n    level: warn\n  _:\n    level: warn\n",
             log_file.display()
         ),
