@@ -5,8 +5,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as Governor};
 use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 static OUTAGE: OutageWarning = OutageWarning::new("rate limiter (in-process governor)");
 
@@ -39,6 +39,36 @@ pub struct RateLimiter {
     redis: ConnectionManager,
     keys: Keyring,
     fallback: Arc<HashMap<&'static str, DefaultKeyedRateLimiter<String>>>,
+    refused: Arc<Refusals>,
+}
+
+/// Counters this instance has seen over their limit, and until when (the counter's TTL). A fixed
+/// window only ends when its key expires, so until then the answer is known without asking Redis:
+/// a client that is already refused costs one map lookup. (An operator deleting a counter by hand
+/// lifts the limit on other instances only once their memory of it runs out.)
+#[derive(Default)]
+struct Refusals(Mutex<HashMap<String, Instant>>);
+
+impl Refusals {
+    const MAX: usize = 100_000;
+
+    fn until(&self, keys: &[String]) -> Option<Duration> {
+        let now = Instant::now();
+        let refused = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter().filter_map(|k| refused.get(k)).filter(|until| **until > now).map(|until| *until - now).max()
+    }
+
+    fn remember(&self, key: String, for_secs: u64) {
+        let now = Instant::now();
+        let mut refused = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.len() >= Self::MAX {
+            refused.retain(|_, until| *until > now);
+            if refused.len() >= Self::MAX {
+                return;
+            }
+        }
+        refused.insert(key, now + Duration::from_secs(for_secs));
+    }
 }
 
 impl RateLimiter {
@@ -56,7 +86,7 @@ impl RateLimiter {
                 (rule.name, Governor::keyed(quota))
             })
             .collect();
-        RateLimiter { redis, keys, fallback: Arc::new(fallback) }
+        RateLimiter { redis, keys, fallback: Arc::new(fallback), refused: Arc::default() }
     }
 
     /// Whether every `(rule, key)` is still under its limit. Reading does not count.
@@ -80,17 +110,29 @@ impl RateLimiter {
 
     /// Counts this attempt against every `(rule, key)` and says whether it is within all of them,
     /// in one atomic step (INCR first), so concurrent attempts cannot all slip under a limit.
+    /// A counter this instance already saw over its limit refuses at once, without Redis (and
+    /// without counting: the window's end is fixed either way).
     pub async fn take(&self, checks: &[(Rule, &str)]) -> Decision {
+        let keys: Vec<String> = checks.iter().map(|(rule, key)| self.redis_key(rule, key)).collect();
+        if let Some(wait) = self.refused.until(&keys) {
+            return Decision::Limited { retry_after_secs: wait.as_secs().max(1) };
+        }
         let mut pipe = redis::pipe();
-        for (rule, key) in checks {
-            let k = self.redis_key(rule, key);
-            pipe.incr(&k, 1u32);
-            pipe.cmd("EXPIRE").arg(&k).arg(rule.window.as_secs()).arg("NX").ignore();
-            pipe.ttl(&k);
+        for ((rule, _), k) in checks.iter().zip(&keys) {
+            pipe.incr(k, 1u32);
+            pipe.cmd("EXPIRE").arg(k).arg(rule.window.as_secs()).arg("NX").ignore();
+            pipe.ttl(k);
         }
         let mut conn = self.redis.clone();
         match pipe.query_async::<Vec<(u32, i64)>>(&mut conn).await {
-            Ok(counts) => decide(counts.into_iter(), checks),
+            Ok(counts) => {
+                for (((count, ttl), (rule, _)), key) in counts.iter().zip(checks).zip(keys) {
+                    if *count > rule.limit && *ttl > 0 {
+                        self.refused.remember(key, *ttl as u64);
+                    }
+                }
+                decide(counts.into_iter(), checks)
+            }
             Err(e) => {
                 OUTAGE.warn(&e);
                 self.check_in_process(checks)

@@ -62,18 +62,6 @@ async fn a_fragment_never_crosses_users() {
     assert!(!page.contains("first_user"));
 }
 
-fn evalsha_calls(info: &redis::Value) -> u64 {
-    let text = match info {
-        redis::Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        redis::Value::VerbatimString { text, .. } => text.clone(),
-        other => panic!("{other:?}"),
-    };
-    text.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[rocket::async_test]
 async fn a_warm_dashboard_takes_its_fragments_in_one_round_trip() {
     let app = TestApp::spawn().await;
@@ -81,9 +69,9 @@ async fn a_warm_dashboard_takes_its_fragments_in_one_round_trip() {
     app.sign_up("one_trip").await;
     app.create_client("device-1", "wireguard").await;
     app.page("/dashboard").await; // warm
-    let before = evalsha_calls(&app.redis.command(&["INFO", "commandstats"]).await);
+    let before = app.redis.command_calls().await.get("evalsha").copied().unwrap_or(0);
     let (_, page) = app.page("/dashboard").await;
-    let after = evalsha_calls(&app.redis.command(&["INFO", "commandstats"]).await);
+    let after = app.redis.command_calls().await.get("evalsha").copied().unwrap_or(0);
     assert!(page.contains("device-1") && page.contains("one_trip@example.com"));
     assert_eq!(after - before, 1, "summary, client list and server choices in one Lua call");
 }

@@ -62,6 +62,26 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// How many times each command has run on this server (`INFO commandstats`), by lowercase name.
+    pub async fn command_calls(&self) -> std::collections::HashMap<String, u64> {
+        let text = match self.command(&["INFO", "commandstats"]).await {
+            redis::Value::BulkString(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            redis::Value::VerbatimString { text, .. } => text,
+            other => panic!("{other:?}"),
+        };
+        text.lines()
+            .filter_map(|l| {
+                let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(":calls=")?;
+                Some((name.to_owned(), rest.split(',').next()?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Commands run on this server other than the INFO calls that count them.
+    pub async fn commands_run(&self) -> u64 {
+        self.command_calls().await.iter().filter(|(name, _)| *name != "info").map(|(_, n)| n).sum()
+    }
+
     pub async fn command(&self, args: &[&str]) -> redis::Value {
         let client = redis::Client::open(self.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();

@@ -34,6 +34,17 @@ async fn twenty_failures_from_one_ip_block_that_ip() {
         assert_eq!(r.status(), Status::UnprocessableEntity, "attempt {n}");
     }
     assert_eq!(app.log_in("guess_new", "wrong-password-123").await.status(), Status::TooManyRequests);
+
+    // Already refused: the answer comes from this instance's memory, not from Redis, and keeps
+    // its Retry-After.
+    let before = app.redis.commands_run().await;
+    for n in 0..10 {
+        let r = app.log_in(&format!("again{n}"), "wrong-password-123").await;
+        assert_eq!(r.status(), Status::TooManyRequests);
+        let retry_after: u64 = header(&r, "Retry-After").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry_after), "{retry_after}");
+    }
+    assert_eq!(app.redis.commands_run().await - before, 0, "no Redis command for a refused client");
 }
 
 #[rocket::async_test]
