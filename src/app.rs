@@ -1,6 +1,6 @@
 //! Assembles Rocket: configuration, fairings, each feature's routes, catchers.
 use crate::assets::Assets;
-use crate::cache::{FragmentCache, Keyring, RateLimiter, Redis, Rule, SessionCache};
+use crate::cache::{self, FragmentCache, Keyring, NearCache, RateLimiter, Redis, Rule, SessionCache};
 use crate::config::AppConfig;
 use crate::db::{self, Db};
 use crate::domain::accounts::LoginRules;
@@ -74,9 +74,17 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                     return Err(rocket);
                 }
             };
+            let near = NearCache::new(config.near_cache_mb * 1024 * 1024);
+            if config.near_cache_mb > 0 {
+                match rocket.figment().extract_inner::<String>("databases.redis.url") {
+                    Ok(url) => cache::track(near.clone(), url, vec![keys.key("gen:"), keys.key("sess:")]),
+                    Err(e) => log::warn!("near cache off: no Redis URL ({e})"),
+                }
+            }
             let portal = Portal {
-                sessions: SessionCache::new(redis.clone(), keys.clone()),
-                fragments: FragmentCache::new(redis.clone(), keys.clone()),
+                sessions: SessionCache::new(redis.clone(), keys.clone(), near.clone()),
+                fragments: FragmentCache::new(redis.clone(), keys.clone(), near.clone()),
+                near,
                 limiter: RateLimiter::new(redis, keys, &[&rules.all()[..], &[node_auth]].concat()),
                 rules,
                 node_auth,

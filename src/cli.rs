@@ -181,7 +181,7 @@ fn keyring(figment: &Figment) -> Result<crate::cache::Keyring, String> {
 
 /// The fragment cache the running instances share, to tell them what changed.
 fn fragments(figment: &Figment) -> Result<crate::cache::FragmentCache, String> {
-    Ok(crate::cache::FragmentCache::new(redis(figment)?, keyring(figment)?))
+    Ok(crate::cache::FragmentCache::new(redis(figment)?, keyring(figment)?, crate::cache::NearCache::off()))
 }
 
 /// Running instances show the new node at once: its fragments' generation moves on.
@@ -235,7 +235,7 @@ async fn set_user_status(figment: &Figment, user: &str, suspend: bool) -> Result
     let pool = pool(figment).await?;
     let id = user_id(&pool, user).await?;
     let cache = fragments(figment)?;
-    let sessions = crate::cache::SessionCache::new(redis(figment)?, keyring(figment)?);
+    let sessions = crate::cache::SessionCache::new(redis(figment)?, keyring(figment)?, crate::cache::NearCache::off());
     crate::domain::usage::set_user_status(&pool, &cache, &sessions, id, suspend).await.map_err(|e| e.to_string())?;
     println!("{user} is {}", if suspend { "suspended" } else { "active again" });
     Ok(())
@@ -326,7 +326,8 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         Command::SetRole { user, role } => {
             let pool = pool(&figment).await?;
             let id = user_id(&pool, &user).await?;
-            let sessions = crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?);
+            let sessions =
+                crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?, crate::cache::NearCache::off());
             crate::domain::accounts::set_role(&pool, &sessions, &fragments(&figment)?, id, &role).await.map_err(
                 |e| match e {
                     crate::domain::accounts::AccountError::Invalid(errors) => {

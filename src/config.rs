@@ -48,6 +48,9 @@ pub struct AppConfig {
     pub redis_namespace: String,
     /// Failed node-token attempts per IP per minute before 429.
     pub node_auth_failures_per_ip: u32,
+    /// Memory for the near cache (sessions and fragments kept in-process, invalidated by Redis);
+    /// 0 turns it off.
+    pub near_cache_mb: u64,
 }
 
 impl Default for AppConfig {
@@ -56,6 +59,7 @@ impl Default for AppConfig {
             secure_cookies: false,
             asset_base_url: String::new(),
             static_dir: PathBuf::from("static"),
+            near_cache_mb: 32,
             public_s_maxage: 300,
             session_idle_minutes: 7 * 24 * 60,
             session_absolute_days: 30,

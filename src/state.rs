@@ -1,6 +1,6 @@
 //! The services every request uses, built once at ignite by `app`.
 use crate::auth::node::NodeHints;
-use crate::cache::{FragmentCache, RateLimiter, Rule, SessionCache};
+use crate::cache::{FragmentCache, NearCache, RateLimiter, Rule, SessionCache};
 use crate::config::AppConfig;
 use crate::db::Db;
 use crate::domain::accounts::LoginRules;
@@ -15,6 +15,8 @@ pub struct Portal {
     pub config: AppConfig,
     pub sessions: SessionCache,
     pub fragments: FragmentCache,
+    /// Sessions and fragments kept in-process, invalidated by Redis (`cache::near`).
+    pub near: Arc<NearCache>,
     pub limiter: RateLimiter,
     pub rules: LoginRules,
     /// The Content-Security-Policy, naming the CDN origin of static assets if there is one.

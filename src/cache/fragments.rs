@@ -1,12 +1,13 @@
 //! Generational fragment cache (DESIGN §5.2): `frag:{name}:{owner}:{generation}`.
 //! A write sets the owner's generation to a fresh random value after it commits, so every
 //! instance stops reading the old fragments at once; a flushed Redis just starts over.
-use super::{Keyring, OutageWarning};
+use super::{Keyring, Near, NearCache, OutageWarning, Ticket};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 const FRAGMENT_TTL_SECS: u64 = 600;
 static OUTAGE: OutageWarning = OutageWarning::new("fragment cache (renders uncached)");
@@ -24,6 +25,7 @@ pub struct FragmentCache {
     redis: ConnectionManager,
     keys: Keyring,
     lookup: Arc<Script>,
+    near: Arc<NearCache>,
     pub stats: Arc<CacheStats>,
 }
 
@@ -42,7 +44,7 @@ impl FragmentCache {
         self.keys.key(&format!("frag:{name}:{owner}:"))
     }
 
-    pub fn new(redis: ConnectionManager, keys: Keyring) -> Self {
+    pub fn new(redis: ConnectionManager, keys: Keyring, near: Arc<NearCache>) -> Self {
         // One round trip for any number of fragments: read (or start) each owner's generation,
         // then the fragment under it. KEYS: generation keys; ARGV: a fresh generation, then
         // one key prefix per fragment.
@@ -61,11 +63,17 @@ impl FragmentCache {
             return out
             ",
         );
-        FragmentCache { redis, keys, lookup: Arc::new(lookup), stats: Arc::default() }
+        FragmentCache { redis, keys, lookup: Arc::new(lookup), near, stats: Arc::default() }
     }
 
-    /// Looks up several `(name, owner)` fragments in one round trip; take them from the answer.
+    /// Looks up several `(name, owner)` fragments: from the near cache when it knows every
+    /// owner's generation (no round trip), else in one round trip to Redis; take them from the
+    /// answer.
     pub async fn lookup(&self, wanted: &[(&str, &str)]) -> Lookup {
+        if let Some(found) = self.near.usable().then(|| self.lookup_near(wanted)).flatten() {
+            return Lookup { cache: self.clone(), ticket: self.near.ticket(), found: Some(found) };
+        }
+        let ticket = self.near.ticket();
         let mut invocation = self.lookup.prepare_invoke();
         invocation.arg(fresh_generation());
         for (name, owner) in wanted {
@@ -78,7 +86,17 @@ impl FragmentCache {
                     .iter()
                     .zip(flat.chunks(2))
                     .map(|((name, owner), pair)| {
-                        (self.prefix(name, owner), pair[0].clone().unwrap_or_default(), pair[1].clone())
+                        let (prefix, generation) = (self.prefix(name, owner), pair[0].clone().unwrap_or_default());
+                        let html = pair[1].as_deref().and_then(|stored| self.open(&prefix, &generation, stored));
+                        if let Some(ticket) = ticket {
+                            let near = |text: &str| Near::Text(Arc::from(text));
+                            let ttl = Duration::from_secs(FRAGMENT_TTL_SECS);
+                            self.near.put(ticket, self.generation_key(owner), near(&generation), ttl);
+                            if let Some(html) = &html {
+                                self.near.put(ticket, format!("{prefix}{generation}"), Near::Text(html.clone()), ttl);
+                            }
+                        }
+                        Found { prefix, generation, html }
                     })
                     .collect(),
             ),
@@ -87,7 +105,30 @@ impl FragmentCache {
                 None
             }
         };
-        Lookup { cache: self.clone(), found }
+        Lookup { cache: self.clone(), ticket, found }
+    }
+
+    /// Every wanted fragment's generation from the near cache (the fragment itself may be missing
+    /// and is then rendered), or None if any generation is not there.
+    fn lookup_near(&self, wanted: &[(&str, &str)]) -> Option<Vec<Found>> {
+        wanted
+            .iter()
+            .map(|(name, owner)| {
+                let generation = self.near.text(&self.generation_key(owner))?.to_string();
+                let prefix = self.prefix(name, owner);
+                let html = self.near.text(&format!("{prefix}{generation}"));
+                Some(Found { prefix, generation, html })
+            })
+            .collect()
+    }
+
+    /// A stored fragment if its signature is right.
+    fn open(&self, prefix: &str, generation: &str, stored: &str) -> Option<Arc<str>> {
+        let opened = self.keys.open(&format!("{prefix}{generation}"), stored).map(Arc::from);
+        if opened.is_none() {
+            log::warn!(event = "redis_value_rejected", kind = "fragment"; "a cached fragment failed its signature check");
+        }
+        opened
     }
 
     /// The cached fragment `name` of `owner`, or `render()`'s output, cached for next time.
@@ -101,26 +142,40 @@ impl FragmentCache {
 
     /// Call after the write's transaction has committed.
     pub async fn invalidate(&self, owner: &str) {
+        let key = self.generation_key(owner);
         let mut conn = self.redis.clone();
-        if let Err(e) = conn.set::<_, _, ()>(self.generation_key(owner), fresh_generation()).await {
+        if let Err(e) = conn.set::<_, _, ()>(&key, fresh_generation()).await {
             OUTAGE.warn(&e);
         }
+        // Redis has told every instance to forget the old generation; this one need not wait.
+        self.near.forget(&key);
     }
+}
+
+struct Found {
+    prefix: String,
+    generation: String,
+    /// The fragment, its signature checked.
+    html: Option<Arc<str>>,
 }
 
 /// The answer to one `FragmentCache::lookup`: (key prefix, generation, fragment) per fragment,
 /// or None when Redis could not be asked (every fragment is then rendered, uncached).
 pub struct Lookup {
     cache: FragmentCache,
-    found: Option<Vec<(String, String, Option<String>)>>,
+    ticket: Option<Ticket>,
+    found: Option<Vec<Found>>,
 }
 
 impl Lookup {
     /// The fragment if the lookup found it with a good tag (nothing is rendered or counted).
     pub fn cached(&self, name: &str, owner: &str) -> Option<&str> {
+        self.entry(name, owner)?.html.as_deref()
+    }
+
+    fn entry(&self, name: &str, owner: &str) -> Option<&Found> {
         let wanted = self.cache.prefix(name, owner);
-        let (prefix, generation, stored) = self.found.as_ref()?.iter().find(|(p, _, _)| *p == wanted)?;
-        self.cache.keys.open(&format!("{prefix}{generation}"), stored.as_deref()?)
+        self.found.as_ref()?.iter().find(|found| found.prefix == wanted)
     }
 
     /// The fragment if the lookup found it, else `render()`'s output, stored under the
@@ -131,27 +186,29 @@ impl Lookup {
         Fut: Future<Output = Result<String, E>>,
     {
         let stats = &self.cache.stats;
-        let wanted = self.cache.prefix(name, owner);
-        let Some(entry) = self.found.as_ref().and_then(|found| found.iter().find(|(p, _, _)| *p == wanted)) else {
+        let Some(found) = self.entry(name, owner) else {
             stats.bypasses.fetch_add(1, Ordering::Relaxed);
             return render().await;
         };
-        let (prefix, generation, stored) = entry;
-        let key = format!("{prefix}{generation}");
-        if let Some(stored) = stored {
-            if let Some(html) = self.cache.keys.open(&key, stored) {
-                stats.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(html.to_owned());
-            }
-            log::warn!(event = "redis_value_rejected", kind = "fragment"; "a cached fragment failed its signature check");
+        if let Some(html) = &found.html {
+            stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(html.to_string());
         }
         stats.misses.fetch_add(1, Ordering::Relaxed);
         let html = render().await?;
+        let key = format!("{}{}", found.prefix, found.generation);
         let mut conn = self.cache.redis.clone();
         let sealed = self.cache.keys.seal(&key, &html);
-        let stored: redis::RedisResult<()> = conn.set_ex(key, sealed, FRAGMENT_TTL_SECS).await;
-        if let Err(e) = stored {
-            OUTAGE.warn(&e);
+        let stored: redis::RedisResult<()> = conn.set_ex(&key, sealed, FRAGMENT_TTL_SECS).await;
+        match stored {
+            // A fragment is never rewritten under a live generation: keep it near too.
+            Ok(()) => {
+                if let Some(ticket) = self.ticket {
+                    let ttl = Duration::from_secs(FRAGMENT_TTL_SECS);
+                    self.cache.near.put(ticket, key, Near::Text(Arc::from(html.as_str())), ttl);
+                }
+            }
+            Err(e) => OUTAGE.warn(&e),
         }
         Ok(html)
     }

@@ -1,13 +1,15 @@
 //! Redis: only what may be lost (fragment cache, rate-limit counters, session cache), each
-//! with an in-process fallback when Redis is unreachable.
+//! with an in-process fallback when Redis is unreachable, and the near cache in front of it.
 mod fragments;
 mod keyring;
+mod near;
 mod rate_limit;
 mod redis_pool;
 mod sessions;
 
 pub use fragments::{CacheStats, FragmentCache, Lookup};
 pub use keyring::Keyring;
+pub use near::{track, Near, NearCache, NearStats, Ticket};
 pub use rate_limit::{Decision, RateLimiter, Rule};
 pub use redis_pool::{Redis, RedisPool};
 pub use sessions::SessionCache;

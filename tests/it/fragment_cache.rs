@@ -63,8 +63,8 @@ async fn a_fragment_never_crosses_users() {
 }
 
 #[rocket::async_test]
-async fn a_warm_dashboard_takes_its_fragments_in_one_round_trip() {
-    let app = TestApp::spawn().await;
+async fn without_the_near_cache_a_warm_dashboard_takes_its_fragments_in_one_round_trip() {
+    let app = TestApp::spawn_with(|f| f.merge(("near_cache_mb", 0))).await;
     app.add_node("one-trip", "vpn.one.example", "10.91.0.0/24").await;
     app.sign_up("one_trip").await;
     app.create_client("device-1", "wireguard").await;

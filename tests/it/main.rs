@@ -10,6 +10,7 @@ mod clients;
 mod fragment_cache;
 mod health;
 mod logs;
+mod near_cache;
 mod node_agent;
 mod node_api;
 mod nodes;
