@@ -62,9 +62,10 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
                 AppError::Unavailable(format!("database: {e}"))
             }
+            e if crate::store::connection_lost(&e) => AppError::Unavailable(format!("database: {e}")),
             other => AppError::Internal(format!("database: {other}")),
         }
     }

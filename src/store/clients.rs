@@ -1,3 +1,4 @@
+use super::read;
 use super::violated_constraint;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -135,26 +136,30 @@ pub async fn insert(conn: &mut PgConnection, c: &NewClient<'_>) -> Result<(), Cl
 }
 
 pub async fn list_for_user(pool: &PgPool, user_id: i64) -> sqlx::Result<Vec<ClientSummary>> {
-    sqlx::query_as::<_, ClientSummary>(
+    read(|| {
+        sqlx::query_as::<_, ClientSummary>(
         "SELECT c.id, c.name, c.protocol, c.status, c.address, n.name::text AS node_name, n.region AS node_region, \
          c.created_at, c.revoked_at FROM clients c JOIN nodes n ON n.id = c.node_id \
          WHERE c.user_id = $1 ORDER BY c.status, c.created_at LIMIT 200",
     )
     .bind(user_id)
     .fetch_all(pool)
+    })
     .await
 }
 
 /// The user's client: someone else's is simply not found.
 pub async fn find_for_user(pool: &PgPool, user_id: i64, id: Uuid) -> sqlx::Result<Option<Client>> {
-    sqlx::query_as::<_, Client>(
-        "SELECT c.id, c.user_id, c.node_id, c.name, c.protocol, c.status, c.public_key, c.private_key_sealed, \
+    read(|| {
+        sqlx::query_as::<_, Client>(
+            "SELECT c.id, c.user_id, c.node_id, c.name, c.protocol, c.status, c.public_key, c.private_key_sealed, \
          c.cert_pem, c.cert_serial, c.address, c.created_at, c.revoked_at, n.name::text AS node_name, \
          n.region AS node_region FROM clients c JOIN nodes n ON n.id = c.node_id WHERE c.id = $1 AND c.user_id = $2",
-    )
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(pool)
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(pool)
+    })
     .await
 }
 
@@ -186,9 +191,11 @@ pub async fn revoke(pool: &PgPool, user_id: i64, id: Uuid) -> sqlx::Result<Optio
 
 /// Serial numbers of revoked OpenVPN client certificates, for the CRL.
 pub async fn revoked_serials(pool: &PgPool) -> sqlx::Result<Vec<(String, OffsetDateTime)>> {
-    sqlx::query_as(
+    read(|| {
+sqlx::query_as(
         "SELECT cert_serial, revoked_at FROM clients WHERE status = 'revoked' AND cert_serial IS NOT NULL ORDER BY revoked_at",
     )
     .fetch_all(pool)
+    })
     .await
 }

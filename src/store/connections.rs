@@ -1,4 +1,5 @@
 //! Connection sessions (partitioned by month on `started_at`), node event seqs and partitions.
+use super::read;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -183,7 +184,7 @@ pub async fn history(
     let (at, id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
     // Two spellings so each uses its own index (user's or client's) across the partitions.
     let scope = if client_id.is_some() { "s.client_id = $2" } else { "s.user_id = $1 AND $2::uuid IS NULL" };
-    sqlx::query_as::<_, HistoryRow>(sqlx::AssertSqlSafe(format!(
+    let sql = format!(
         "SELECT s.id, s.client_id, c.name AS client_name, n.name::text AS node_name, s.started_at, s.ended_at, \
          s.remote_address, s.rx_bytes, s.tx_bytes FROM ( \
            SELECT * FROM connection_sessions s WHERE {scope} \
@@ -191,13 +192,16 @@ pub async fn history(
            ORDER BY s.started_at DESC, s.id DESC LIMIT $5 \
          ) s JOIN clients c ON c.id = s.client_id AND c.user_id = $1 JOIN nodes n ON n.id = s.node_id \
          ORDER BY s.started_at DESC, s.id DESC"
-    )))
-    .bind(user_id)
-    .bind(client_id)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(pool)
+    );
+    read(|| {
+        sqlx::query_as::<_, HistoryRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(user_id)
+            .bind(client_id)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(pool)
+    })
     .await
 }
 

@@ -14,3 +14,31 @@ pub(crate) fn violated_constraint(error: &sqlx::Error) -> Option<String> {
         _ => None,
     }
 }
+
+/// Whether an error means the connection died under the query (the server restarted, or an
+/// operator or failover terminated it), not that the query itself was wrong.
+pub fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        // admin_shutdown, crash_shutdown, cannot_connect_now.
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+/// Runs a read, and once more (on another connection) if the first one's connection died under
+/// it: a PostgreSQL restart or failover costs a read a retry, not a 5xx. Writes are not retried
+/// here; their transactions fail whole and the request answers 503.
+pub(crate) async fn read<T, F, Fut>(attempt: F) -> sqlx::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<T>>,
+{
+    match attempt().await {
+        Err(e) if connection_lost(&e) => {
+            log::warn!(event = "db_read_retried", error = e.to_string().as_str(); "a read lost its database connection; retrying once");
+            attempt().await
+        }
+        done => done,
+    }
+}

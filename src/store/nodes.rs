@@ -1,3 +1,4 @@
+use super::read;
 use super::violated_constraint;
 use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
@@ -97,23 +98,29 @@ pub async fn insert(pool: &PgPool, n: NewNode<'_>) -> Result<i64, NodeConflict> 
 }
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Node>> {
-    sqlx::query_as::<_, Node>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM nodes ORDER BY region, name")))
-        .fetch_all(pool)
-        .await
+    read(|| {
+        sqlx::query_as::<_, Node>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM nodes ORDER BY region, name")))
+            .fetch_all(pool)
+    })
+    .await
 }
 
 pub async fn find(pool: &PgPool, id: i64) -> sqlx::Result<Option<Node>> {
-    sqlx::query_as::<_, Node>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM nodes WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    read(|| {
+        sqlx::query_as::<_, Node>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM nodes WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(pool)
+    })
+    .await
 }
 
 pub async fn find_by_name(pool: &PgPool, name: &str) -> sqlx::Result<Option<Node>> {
-    sqlx::query_as::<_, Node>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM nodes WHERE name = $1::citext")))
-        .bind(name)
-        .fetch_optional(pool)
-        .await
+    read(|| {
+        sqlx::query_as::<_, Node>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM nodes WHERE name = $1::citext")))
+            .bind(name)
+            .fetch_optional(pool)
+    })
+    .await
 }
 
 pub async fn exists(pool: &PgPool) -> sqlx::Result<bool> {
@@ -140,12 +147,14 @@ pub struct TokenHolder {
 }
 
 pub async fn find_by_token(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<TokenHolder>> {
-    sqlx::query_as::<_, TokenHolder>(
-        "SELECT id, name::text AS name, (last_seen_at IS NULL OR last_seen_at < now() - interval '5 seconds') \
+    read(|| {
+        sqlx::query_as::<_, TokenHolder>(
+            "SELECT id, name::text AS name, (last_seen_at IS NULL OR last_seen_at < now() - interval '5 seconds') \
          AS heartbeat_due FROM nodes WHERE token_hash = $1 AND active",
-    )
-    .bind(token_hash)
-    .fetch_optional(pool)
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+    })
     .await
 }
 
@@ -176,23 +185,27 @@ pub struct PeerRow {
 /// The clients node `node_id` must serve: active, of an active user, with an address, and
 /// whose user is within their data limit for the period starting `period_start`.
 pub async fn peers(pool: &PgPool, node_id: i64, period_start: Date) -> sqlx::Result<Vec<PeerRow>> {
-    sqlx::query_as::<_, PeerRow>(sqlx::AssertSqlSafe(format!(
+    read(|| {
+        sqlx::query_as::<_, PeerRow>(sqlx::AssertSqlSafe(format!(
         "SELECT c.id AS client_id, c.protocol, c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
          WHERE c.node_id = $1 AND {} ORDER BY c.protocol, c.id",
         served("$2")
     )))
-    .bind(node_id)
-    .bind(period_start)
-    .fetch_all(pool)
+        .bind(node_id)
+        .bind(period_start)
+        .fetch_all(pool)
+    })
     .await
 }
 
 /// The nodes where any of these users has a client (their peer lists change with the users).
 pub async fn serving_users(pool: &PgPool, user_ids: &[i64]) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar("SELECT DISTINCT node_id FROM clients WHERE user_id = ANY($1)")
-        .bind(user_ids)
-        .fetch_all(pool)
-        .await
+    read(|| {
+        sqlx::query_scalar("SELECT DISTINCT node_id FROM clients WHERE user_id = ANY($1)")
+            .bind(user_ids)
+            .fetch_all(pool)
+    })
+    .await
 }
 
 /// A node with what the admin page shows of it.
@@ -206,7 +219,8 @@ pub struct NodeStatus {
 }
 
 pub async fn statuses(pool: &PgPool, period_start: Date) -> sqlx::Result<Vec<NodeStatus>> {
-    sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
+    read(|| {
+sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, token_hash IS NOT NULL AS has_token, (SELECT count(*) FROM clients c \
          JOIN users u ON u.id = c.user_id WHERE c.node_id = nodes.id AND {}) AS peers, \
          (SELECT count(*) FROM connection_sessions s WHERE s.node_id = nodes.id AND s.ended_at IS NULL) AS open_sessions \
@@ -215,5 +229,6 @@ pub async fn statuses(pool: &PgPool, period_start: Date) -> sqlx::Result<Vec<Nod
     )))
     .bind(period_start)
     .fetch_all(pool)
+    })
     .await
 }

@@ -1,3 +1,4 @@
+use super::read;
 use crate::domain::sessions::{ActiveSession, SessionInfo};
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -37,14 +38,16 @@ pub async fn insert(pool: &PgPool, new: NewSession<'_>) -> sqlx::Result<ActiveSe
 
 /// The session if it exists, has not expired and its user is active.
 pub async fn find_active(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<ActiveSession>> {
-    sqlx::query_as::<_, ActiveSession>(concat!(
-        "SELECT ",
-        active_session_columns!(),
-        " FROM sessions s JOIN users u ON u.id = s.user_id \
+    read(|| {
+        sqlx::query_as::<_, ActiveSession>(concat!(
+            "SELECT ",
+            active_session_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > now() AND u.status = 'active'"
-    ))
-    .bind(token_hash)
-    .fetch_optional(pool)
+        ))
+        .bind(token_hash)
+        .fetch_optional(pool)
+    })
     .await
 }
 
@@ -55,15 +58,17 @@ pub async fn touch(
     idle_minutes: i64,
     absolute_days: i64,
 ) -> sqlx::Result<Option<(OffsetDateTime, OffsetDateTime)>> {
-    sqlx::query_as::<_, (OffsetDateTime, OffsetDateTime)>(
-        "UPDATE sessions SET last_seen_at = now(), \
+    read(|| {
+        sqlx::query_as::<_, (OffsetDateTime, OffsetDateTime)>(
+            "UPDATE sessions SET last_seen_at = now(), \
          expires_at = LEAST(now() + make_interval(mins => $2::int), created_at + make_interval(days => $3::int)) \
          WHERE token_hash = $1 AND expires_at > now() RETURNING last_seen_at, expires_at",
-    )
-    .bind(token_hash)
-    .bind(idle_minutes as i32)
-    .bind(absolute_days as i32)
-    .fetch_optional(pool)
+        )
+        .bind(token_hash)
+        .bind(idle_minutes as i32)
+        .bind(absolute_days as i32)
+        .fetch_optional(pool)
+    })
     .await
 }
 
@@ -91,11 +96,13 @@ pub async fn delete_others(pool: &PgPool, user_id: i64, keep: &[u8]) -> sqlx::Re
 }
 
 pub async fn list_for_user(pool: &PgPool, user_id: i64) -> sqlx::Result<Vec<SessionInfo>> {
-    sqlx::query_as::<_, SessionInfo>(
-        "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions \
+    read(|| {
+        sqlx::query_as::<_, SessionInfo>(
+            "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions \
          WHERE user_id = $1 AND expires_at > now() ORDER BY last_seen_at DESC LIMIT 100",
-    )
-    .bind(user_id)
-    .fetch_all(pool)
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+    })
     .await
 }

@@ -1,4 +1,5 @@
 //! Daily usage per client, and users' data limits.
+use super::read;
 use sqlx::{PgConnection, PgPool};
 use time::Date;
 use uuid::Uuid;
@@ -48,13 +49,15 @@ pub async fn limited_users_usage(
 
 /// A user's bytes per day from `from` on (days without traffic are absent).
 pub async fn user_days(pool: &PgPool, user_id: i64, from: Date) -> sqlx::Result<Vec<(Date, i64, i64)>> {
-    sqlx::query_as(
+    read(|| {
+        sqlx::query_as(
         "SELECT day, sum(rx_bytes)::bigint, sum(tx_bytes)::bigint FROM usage_daily WHERE user_id = $1 AND day >= $2 \
          GROUP BY day ORDER BY day",
     )
     .bind(user_id)
     .bind(from)
     .fetch_all(pool)
+    })
     .await
 }
 
@@ -65,30 +68,34 @@ pub async fn client_days(
     client_id: Uuid,
     from: Date,
 ) -> sqlx::Result<Vec<(Date, i64, i64)>> {
-    sqlx::query_as(
+    read(|| {
+sqlx::query_as(
         "SELECT day, rx_bytes, tx_bytes FROM usage_daily WHERE client_id = $1 AND user_id = $2 AND day >= $3 ORDER BY day",
     )
     .bind(client_id)
     .bind(user_id)
     .bind(from)
     .fetch_all(pool)
+    })
     .await
 }
 
 /// Each of the user's clients' bytes since `from`: (client id, rx, tx).
 pub async fn per_client_since(pool: &PgPool, user_id: i64, from: Date) -> sqlx::Result<Vec<(Uuid, i64, i64)>> {
-    sqlx::query_as(
-        "SELECT client_id, sum(rx_bytes)::bigint, sum(tx_bytes)::bigint FROM usage_daily \
+    read(|| {
+        sqlx::query_as(
+            "SELECT client_id, sum(rx_bytes)::bigint, sum(tx_bytes)::bigint FROM usage_daily \
          WHERE user_id = $1 AND day >= $2 GROUP BY client_id",
-    )
-    .bind(user_id)
-    .bind(from)
-    .fetch_all(pool)
+        )
+        .bind(user_id)
+        .bind(from)
+        .fetch_all(pool)
+    })
     .await
 }
 
 pub async fn data_limit(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT data_limit_bytes FROM users WHERE id = $1").bind(user_id).fetch_one(pool).await
+    read(|| sqlx::query_scalar("SELECT data_limit_bytes FROM users WHERE id = $1").bind(user_id).fetch_one(pool)).await
 }
 
 /// Sets a user's data limit (None: unlimited); false if there is no such user.

@@ -1,3 +1,4 @@
+use super::read;
 use super::violated_constraint;
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -59,17 +60,20 @@ pub async fn insert(
 
 /// The account whose username or email is `login` (both are case-insensitive).
 pub async fn find_credentials(pool: &PgPool, login: &str) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as::<_, Credentials>(
-        "SELECT id, password_hash, status FROM users WHERE username = $1::citext OR email = $1::citext \
+    read(|| {
+        sqlx::query_as::<_, Credentials>(
+            "SELECT id, password_hash, status FROM users WHERE username = $1::citext OR email = $1::citext \
          ORDER BY (username = $1::citext) DESC LIMIT 1",
-    )
-    .bind(login)
-    .fetch_optional(pool)
+        )
+        .bind(login)
+        .fetch_optional(pool)
+    })
     .await
 }
 
 pub async fn password_hash(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user_id).fetch_optional(pool).await
+    read(|| sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user_id).fetch_optional(pool))
+        .await
 }
 
 pub async fn set_password_hash(pool: &PgPool, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
@@ -96,37 +100,42 @@ pub async fn account_summary(
     user_id: i64,
     period_start: time::Date,
 ) -> sqlx::Result<Option<AccountSummary>> {
-    sqlx::query_as::<_, AccountSummary>(
-        "SELECT u.username::text AS username, u.email::text AS email, u.role, u.created_at, \
+    read(|| {
+        sqlx::query_as::<_, AccountSummary>(
+            "SELECT u.username::text AS username, u.email::text AS email, u.role, u.created_at, \
          u.email_verified_at IS NOT NULL AS email_verified, \
          (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions, \
          coalesce(u.data_limit_bytes <= (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) FROM usage_daily d \
            WHERE d.user_id = u.id AND d.day >= $2), false) AS over_limit \
          FROM users u WHERE u.id = $1",
-    )
-    .bind(user_id)
-    .bind(period_start)
-    .fetch_optional(pool)
+        )
+        .bind(user_id)
+        .bind(period_start)
+        .fetch_optional(pool)
+    })
     .await
 }
 
 pub async fn admin_exists(pool: &PgPool) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')").fetch_one(pool).await
+    read(|| sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')").fetch_one(pool)).await
 }
 
 pub async fn count(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await
+    read(|| sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool)).await
 }
 
 pub async fn username_taken(pool: &PgPool, username: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1::citext)")
-        .bind(username)
-        .fetch_one(pool)
-        .await
+    read(|| {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1::citext)")
+            .bind(username)
+            .fetch_one(pool)
+    })
+    .await
 }
 
 pub async fn id_by_username(pool: &PgPool, username: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT id FROM users WHERE username = $1::citext").bind(username).fetch_optional(pool).await
+    read(|| sqlx::query_scalar("SELECT id FROM users WHERE username = $1::citext").bind(username).fetch_optional(pool))
+        .await
 }
 
 /// Sets `active` or `suspended` and ends every session of the user when suspending; the token

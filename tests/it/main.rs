@@ -7,6 +7,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod clients;
+mod db_restart;
 mod fragment_cache;
 mod health;
 mod logs;
