@@ -33,10 +33,29 @@ redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'phaze:rl:*' | xargs -r
 "$bin" migrate
 node_token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
-# The bench user may have many clients (300 are created below).
-PORTAL_SECURE_COOKIES=false PORTAL_MAX_CLIENTS=1000 PORTAL_CLIENT_CHANGES_PER_HOUR=1000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
-server=$!
-for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+# The portal logs every request as a JSON line to a file, as in production.
+cat >"$work/log4rs.yaml" <<YAML
+appenders:
+  main:
+    kind: background
+    path: $work/portal.log
+root:
+  level: info
+  appenders: [main]
+loggers:
+  rocket: { level: warn }
+  _: { level: warn }
+  sqlx: { level: warn }
+  hyper: { level: warn }
+YAML
+serve() {
+  # The bench users may have many clients (a timed burst of creations is below).
+  PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false PORTAL_MAX_CLIENTS=100000 \
+    PORTAL_CLIENT_CHANGES_PER_HOUR=10000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
+  server=$!
+  for _ in $(seq 1 500); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.01; done
+}
+serve
 
 # One real account through the web, then the rest of the users straight into the table.
 jar=$work/jar
@@ -111,8 +130,31 @@ token5=$(csrf_of "$session5")
 for proto in wireguard openvpn phazevpn wireguard phazevpn; do
   curl -s -o /dev/null -b "phaze_session=$session5" -d "_csrf=$token5&name=device-$RANDOM&protocol=$proto" "$BASE/clients"
 done
-curl -sf -b "phaze_session=$session5" "$BASE/dashboard" | grep -q "5 of 1000 active clients"
+curl -sf -b "phaze_session=$session5" "$BASE/dashboard" | grep -q "5 of 100000 active clients"
 measure "GET /dashboard (signed in, 5 VPN clients)" -H "Cookie: phaze_session=$session5" "$BASE/dashboard"
+
+echo "==> client creation under concurrency: 16 connections, unique names, WireGuard"
+"$bin" add-node --name bench-create --region Bench --host 127.0.0.1 --pool 10.200.0.0/16 >/dev/null
+create_node=$(psql "$DATABASE_URL" -tAc "SELECT id FROM nodes WHERE name = 'bench-create'")
+jarc=$work/jarc
+csrf=$(curl -s -c "$jarc" "$BASE/signup" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+curl -s -b "$jarc" -c "$jarc" -o /dev/null -d "_csrf=$csrf&username=creator&email=creator%40example.com&password=violet-tractor-harbour&password_confirm=violet-tractor-harbour" "$BASE/signup"
+session_c=$(awk '$6 == "phaze_session" {print $7}' "$jarc")
+token_c=$(csrf_of "$session_c")
+cat > "$work/create.lua" <<LUA
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) n = 0 end
+function request()
+  n = n + 1
+  return wrk.format("POST", "/clients", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Cookie"] = "phaze_session=$session_c",
+  }, "_csrf=$token_c&name=w" .. tid .. "-" .. n .. "&protocol=wireguard&node_id=$create_node")
+end
+LUA
+MEASURE_CONNECTIONS=16 measure "POST /clients (WireGuard, one user, 16 connections; 303 = created)" -s "$work/create.lua" "$BASE/clients"
+created_burst=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM clients c JOIN users u ON u.id = c.user_id WHERE u.username = 'creator'")
 
 # ---- Node API -------------------------------------------------------------------------------
 psql_bench() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
@@ -218,5 +260,13 @@ echo "Node API: $stored events stored from 4 nodes at once in batches of 500: $e
 for f in "$work"/agent-*.out; do echo "  agent: $(cat "$f")"; done
 p99_of() { awk -F'|' '{print $4}' <<<"$1"; }
 echo "History page p99: $(p99_of "$small_row") at 10,000 rows, $(p99_of "$big_row") at $rows rows"
+echo "Client creation burst: $created_burst clients stored for the creator (the POST /clients row above)"
+echo "Memory: portal RSS after the benchmark $(awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$server/status")"
+kill "$server"; wait "$server" 2>/dev/null || true
+started=$(date +%s.%N)
+serve
+ready=$(date +%s.%N)
+echo "Startup: $(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.0f ms", (b - a) * 1000 }') from launch to the first 200 (migrated database, $(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM users") users)"
+echo "Log: $(wc -l <"$work/portal.log") JSON lines written to a file during the run"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk and the portal share it."

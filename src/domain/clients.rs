@@ -106,10 +106,26 @@ pub struct Clients<'a> {
     /// Creations and revocations per user.
     pub changes: Rule,
     pub vault: &'a Vault,
-    pub pki: &'a Pki,
+    pub pki: &'a std::sync::Arc<Pki>,
     pub max_clients: u32,
     pub address_grace_hours: i64,
     pub profile_days: i64,
+}
+
+type Keys = (Option<String>, Vec<u8>, Option<(String, String)>);
+
+/// A new client's key pair (and certificate, for OpenVPN), its private key sealed for storage.
+fn make_keys(protocol: Protocol, id: Uuid, vault: &Vault, pki: &Pki) -> Result<Keys, ClientError> {
+    Ok(match protocol {
+        Protocol::Wireguard | Protocol::Phazevpn => {
+            let pair = KeyPair::generate();
+            (Some(pair.public_b64()), vault.seal(pair.private_b64().as_bytes(), &key_owner(id)), None)
+        }
+        Protocol::Openvpn => {
+            let issued = pki.ca.issue_client(&id.to_string())?;
+            (None, vault.seal(issued.key_pem.as_bytes(), &key_owner(id)), Some((issued.cert_pem, issued.serial)))
+        }
+    })
 }
 
 impl Clients<'_> {
@@ -164,46 +180,50 @@ impl Clients<'_> {
         let node = self.choose_node(protocol, form.node_id).await?;
         self.count_change(user_id).await?;
         let id = Uuid::new_v4();
-        // Keys are made before the transaction, so it holds the user's lock only briefly.
-        let (public_key, sealed, cert) = match protocol {
-            Protocol::Wireguard | Protocol::Phazevpn => {
-                let pair = KeyPair::generate();
-                (Some(pair.public_b64()), self.vault.seal(pair.private_b64().as_bytes(), &key_owner(id)), None)
-            }
-            Protocol::Openvpn => {
-                let issued = self.pki.ca.issue_client(&id.to_string())?;
-                (
-                    None,
-                    self.vault.seal(issued.key_pem.as_bytes(), &key_owner(id)),
-                    Some((issued.cert_pem, issued.serial)),
-                )
-            }
-        };
+        // Keys and certificates are made before the transaction (so it holds the user's lock only
+        // briefly) and on the blocking pool, not on the async workers that serve requests.
+        let (vault, pki) = (self.vault.clone(), std::sync::Arc::clone(self.pki));
+        let (public_key, sealed, cert) = tokio::task::spawn_blocking(move || make_keys(protocol, id, &vault, &pki))
+            .await
+            .map_err(|e| ClientError::Keys(format!("key generation stopped: {e}")))??;
         let address_pool = Pool::parse(&node.address_pool).ok_or_else(|| ClientError::Keys("node pool".into()))?;
+        let range = match protocol {
+            Protocol::Openvpn => address_pool.openvpn_client_range(),
+            Protocol::Wireguard | Protocol::Phazevpn => address_pool.client_range(),
+        };
+        let (first, last) = (range.0.to_string(), range.1.to_string());
         // Two users may pick the same free address at once: the unique constraint decides, the loser retries.
         for _ in 0..16 {
             let mut tx = self.pool.begin().await?;
             store::clients::lock_user(&mut tx, user_id).await?;
-            if store::clients::count_active(&mut tx, user_id).await? >= i64::from(self.max_clients) {
+            let (active, held) = store::clients::counts(&mut tx, user_id, self.address_grace_hours).await?;
+            if active >= i64::from(self.max_clients) {
                 return Err(ClientError::LimitReached { max: self.max_clients });
             }
             // Revoked clients keep their address for the grace period: without a quota, create and
             // revoke in a loop would fill a node's pool for everyone.
-            let held = store::clients::count_holding_addresses(&mut tx, user_id, self.address_grace_hours).await?;
             if held >= 2 * i64::from(self.max_clients) {
                 return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });
             }
             // Every client has its own address, so one address always means one client in the
-            // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper.
-            store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
-            let taken: Vec<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
-                .await?
-                .iter()
-                .filter_map(|a| a.parse().ok())
-                .collect();
-            let free = match protocol {
-                Protocol::Openvpn => address_pool.first_free_openvpn(&taken),
-                Protocol::Wireguard | Protocol::Phazevpn => address_pool.first_free(&taken),
+            // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper. Addresses
+            // are handed out upwards; a released one is used again once the top is reached.
+            let highest = store::clients::highest_address(&mut tx, node.id, &first, &last).await?;
+            let next = Pool::next_after(range, highest.and_then(|a| a.parse().ok()));
+            let free = match next {
+                Some(next) => Some(next),
+                None => {
+                    store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
+                    let taken: std::collections::HashSet<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
+                        .await?
+                        .iter()
+                        .filter_map(|a| a.parse().ok())
+                        .collect();
+                    match protocol {
+                        Protocol::Openvpn => address_pool.first_free_openvpn(&taken),
+                        Protocol::Wireguard | Protocol::Phazevpn => address_pool.first_free(&taken),
+                    }
+                }
             };
             let Some(free) = free else {
                 return Err(ClientError::Invalid(FieldErrors::single("node", "This server is full; choose another.")));

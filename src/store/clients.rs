@@ -69,27 +69,42 @@ fn conflict(e: sqlx::Error) -> ClientConflict {
     }
 }
 
-/// Serialises client changes of one user (the limit check and the insert happen under it).
+/// Serialises client changes of one user (the limit checks and the insert happen under it).
+/// A statement of its own: a statement that waited for the lock still reads with the snapshot
+/// from before it waited, so the counts must come after, in `counts`.
 pub async fn lock_user(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(conn).await?;
     Ok(())
 }
 
-pub async fn count_active(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM clients WHERE user_id = $1 AND status = 'active'")
-        .bind(user_id)
-        .fetch_one(conn)
-        .await
-}
-
-/// Addresses the user holds: active clients and revoked ones still in their grace period.
-pub async fn count_holding_addresses(conn: &mut PgConnection, user_id: i64, grace_hours: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM clients WHERE user_id = $1 AND address IS NOT NULL \
-         AND (status = 'active' OR revoked_at > now() - make_interval(hours => $2::int))",
+/// (active clients, addresses held: active clients and revoked ones still in their grace period).
+pub async fn counts(conn: &mut PgConnection, user_id: i64, grace_hours: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'active'), \
+                count(*) FILTER (WHERE address IS NOT NULL \
+                  AND (status = 'active' OR revoked_at > now() - make_interval(hours => $2::int))) \
+         FROM clients WHERE user_id = $1",
     )
     .bind(user_id)
     .bind(grace_hours as i32)
+    .fetch_one(conn)
+    .await
+}
+
+/// The highest address taken on the node between `first` and `last` (by the index on it).
+pub async fn highest_address(
+    conn: &mut PgConnection,
+    node_id: i64,
+    first: &str,
+    last: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT host(max(address::inet)) FROM clients WHERE node_id = $1 AND address IS NOT NULL \
+         AND address::inet BETWEEN $2::inet AND $3::inet",
+    )
+    .bind(node_id)
+    .bind(first)
+    .bind(last)
     .fetch_one(conn)
     .await
 }

@@ -55,13 +55,32 @@ impl Pool {
         (first..u32::from(self.network) + 2 * self.half() - 1).map(Ipv4Addr::from)
     }
 
+    /// The next address to hand out in `range` after `highest` (the highest one taken there), or
+    /// None once the range's top is reached (then look for a gap with `first_free`).
+    pub fn next_after(range: (Ipv4Addr, Ipv4Addr), highest: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+        let (first, last) = (u32::from(range.0), u32::from(range.1));
+        let next = highest.map_or(first, |h| u32::from(h).saturating_add(1).max(first));
+        (next <= last).then(|| Ipv4Addr::from(next))
+    }
+
+    /// First and last WireGuard/PhazeVPN client address.
+    pub fn client_range(&self) -> (Ipv4Addr, Ipv4Addr) {
+        (Ipv4Addr::from(u32::from(self.network) + 2), Ipv4Addr::from(u32::from(self.network) + self.half() - 1))
+    }
+
+    /// First and last OpenVPN client address.
+    pub fn openvpn_client_range(&self) -> (Ipv4Addr, Ipv4Addr) {
+        let base = u32::from(self.network) + self.half();
+        (Ipv4Addr::from(base + 2), Ipv4Addr::from(base + self.half() - 2))
+    }
+
     /// The lowest client address not in `taken`.
-    pub fn first_free(&self, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    pub fn first_free(&self, taken: &std::collections::HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
         self.client_addresses().find(|a| !taken.contains(a))
     }
 
     /// The lowest OpenVPN client address not in `taken`.
-    pub fn first_free_openvpn(&self, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    pub fn first_free_openvpn(&self, taken: &std::collections::HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
         self.openvpn_client_addresses().find(|a| !taken.contains(a))
     }
 }
@@ -83,8 +102,9 @@ mod tests {
         assert_eq!(pool.client_addresses().count(), 126);
         assert_eq!(pool.client_addresses().last(), Some(Ipv4Addr::new(10, 66, 0, 127)));
         assert_eq!(pool.openvpn_subnet(), (Ipv4Addr::new(10, 66, 0, 128), Ipv4Addr::new(255, 255, 255, 128)));
-        assert_eq!(pool.first_free(&[]), Some(Ipv4Addr::new(10, 66, 0, 2)));
-        assert_eq!(pool.first_free(&[Ipv4Addr::new(10, 66, 0, 2)]), Some(Ipv4Addr::new(10, 66, 0, 3)));
+        let set = |a: &[Ipv4Addr]| a.iter().copied().collect::<std::collections::HashSet<_>>();
+        assert_eq!(pool.first_free(&set(&[])), Some(Ipv4Addr::new(10, 66, 0, 2)));
+        assert_eq!(pool.first_free(&set(&[Ipv4Addr::new(10, 66, 0, 2)])), Some(Ipv4Addr::new(10, 66, 0, 3)));
         assert_eq!(pool.openvpn_server_address(), Ipv4Addr::new(10, 66, 0, 129));
         let ovpn: Vec<_> = pool.openvpn_client_addresses().collect();
         assert_eq!(
@@ -92,11 +112,21 @@ mod tests {
             (125, Ipv4Addr::new(10, 66, 0, 130), Ipv4Addr::new(10, 66, 0, 254))
         );
         assert!(pool.client_addresses().all(|a| !ovpn.contains(&a)), "the halves do not overlap");
-        assert_eq!(pool.first_free_openvpn(&[Ipv4Addr::new(10, 66, 0, 130)]), Some(Ipv4Addr::new(10, 66, 0, 131)));
+        assert_eq!(
+            pool.first_free_openvpn(&set(&[Ipv4Addr::new(10, 66, 0, 130)])),
+            Some(Ipv4Addr::new(10, 66, 0, 131))
+        );
+        // Ranges match the address lists, and allocation walks upwards to the top.
+        assert_eq!(pool.client_range(), (Ipv4Addr::new(10, 66, 0, 2), Ipv4Addr::new(10, 66, 0, 127)));
+        assert_eq!(pool.openvpn_client_range(), (ovpn[0], ovpn[ovpn.len() - 1]));
+        let range = pool.client_range();
+        assert_eq!(Pool::next_after(range, None), Some(range.0));
+        assert_eq!(Pool::next_after(range, Some(Ipv4Addr::new(10, 66, 0, 9))), Some(Ipv4Addr::new(10, 66, 0, 10)));
+        assert_eq!(Pool::next_after(range, Some(range.1)), None, "the top: look for a gap");
         let tiny = Pool::parse("10.0.0.0/28").unwrap();
         let all: Vec<_> = tiny.client_addresses().collect();
         assert_eq!(all.len(), 6);
-        assert_eq!(tiny.first_free(&all), None);
+        assert_eq!(tiny.first_free(&set(&all)), None);
         for bad in ["10.66.0.1/24", "10.66.0.0", "10.66.0.0/33", "nope/24", "10.0.0.0/30"] {
             assert!(Pool::parse(bad).is_none(), "{bad}");
         }

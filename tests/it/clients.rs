@@ -261,10 +261,24 @@ async fn a_revoked_address_returns_to_the_pool_only_after_the_grace_period() {
         .execute(&app.pool)
         .await
         .unwrap();
+    let address_of = |name: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT address FROM clients WHERE name = $1")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    // Addresses are handed out upwards; .2 waits until the pool's top is reached.
     app.create_client("third", "wireguard").await;
-    let third: String =
-        sqlx::query_scalar("SELECT address FROM clients WHERE name = 'third'").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(third, "10.90.0.2", "released after it");
+    assert_eq!(address_of("third").await, "10.90.0.4");
+    sqlx::query("UPDATE clients SET address = '10.90.0.127' WHERE name = 'third'").execute(&app.pool).await.unwrap();
+    app.create_client("fourth", "wireguard").await;
+    assert_eq!(address_of("fourth").await, "10.90.0.2", "released after the grace period, used again at the top");
+    app.create_client("fifth", "wireguard").await;
+    assert_eq!(address_of("fifth").await, "10.90.0.4", "then the next gap");
 }
 
 #[rocket::async_test]
