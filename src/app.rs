@@ -89,6 +89,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 rules,
                 node_auth,
                 node_hints: Default::default(),
+                client_turns: Default::default(),
                 content_security_policy: web::headers::content_security_policy(assets.origin()),
                 vault,
                 pki,

@@ -65,7 +65,10 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
                 AppError::Unavailable(format!("database: {e}"))
             }
-            e if crate::store::connection_lost(&e) => AppError::Unavailable(format!("database: {e}")),
+            e if crate::store::connection_lost(&e) => {
+                crate::db::suspect_connections();
+                AppError::Unavailable(format!("database: {e}"))
+            }
             other => AppError::Internal(format!("database: {other}")),
         }
     }

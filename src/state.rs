@@ -23,6 +23,8 @@ pub struct Portal {
     pub content_security_policy: &'static str,
     pub vault: Vault,
     pub pki: Arc<Pki>,
+    /// One client change at a time per user on this instance.
+    pub client_turns: crate::domain::turns::Turns,
     /// Failed node-token attempts per IP.
     pub node_auth: Rule,
     /// Which node each token that polled here belongs to (a hint; see `auth::node`).
@@ -43,6 +45,7 @@ impl Portal {
             vault: &self.vault,
             pki: &self.pki,
             max_clients: self.config.max_clients,
+            turns: &self.client_turns,
             address_grace_hours: self.config.address_grace_hours,
             profile_days: self.config.phazevpn_profile_days,
         }

@@ -108,6 +108,8 @@ pub struct Clients<'a> {
     pub vault: &'a Vault,
     pub pki: &'a std::sync::Arc<Pki>,
     pub max_clients: u32,
+    /// One change at a time per user on this instance (see `turns`).
+    pub turns: &'a super::turns::Turns,
     pub address_grace_hours: i64,
     pub profile_days: i64,
 }
@@ -192,58 +194,70 @@ impl Clients<'_> {
             Protocol::Wireguard | Protocol::Phazevpn => address_pool.client_range(),
         };
         let (first, last) = (range.0.to_string(), range.1.to_string());
-        // Two users may pick the same free address at once: the unique constraint decides, the loser retries.
-        for _ in 0..16 {
-            let mut tx = self.pool.begin().await?;
-            store::clients::lock_user(&mut tx, user_id).await?;
-            let (active, held) = store::clients::counts(&mut tx, user_id, self.address_grace_hours).await?;
-            if active >= i64::from(self.max_clients) {
-                return Err(ClientError::LimitReached { max: self.max_clients });
-            }
+        let bounds = (first.as_str(), last.as_str());
+        let limits = store::clients::Limits {
+            max_active: i64::from(self.max_clients),
             // Revoked clients keep their address for the grace period: without a quota, create and
             // revoke in a loop would fill a node's pool for everyone.
-            if held >= 2 * i64::from(self.max_clients) {
-                return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });
-            }
+            max_held: 2 * i64::from(self.max_clients),
+            grace_hours: self.address_grace_hours,
+        };
+        let new = NewClient {
+            id,
+            user_id,
+            node_id: node.id,
+            name: &form.name,
+            protocol: protocol.as_str(),
+            public_key: public_key.as_deref(),
+            private_key_sealed: &sealed,
+            cert_pem: cert.as_ref().map(|c| c.0.as_str()),
+            cert_serial: cert.as_ref().map(|c| c.1.as_str()),
+            address: None,
+        };
+        let turn = self.turns.take(user_id).await;
+        // Two users may pick the same free address at once: the unique constraint decides, the loser retries.
+        for _ in 0..16 {
+            let mut tx = store::clients::begin_locked(self.pool, user_id).await?;
             // Every client has its own address, so one address always means one client in the
             // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper. Addresses
             // are handed out upwards; a released one is used again once the top is reached.
-            let highest = store::clients::highest_address(&mut tx, node.id, &first, &last).await?;
-            let next = Pool::next_after(range, highest.and_then(|a| a.parse().ok()));
-            let free = match next {
-                Some(next) => Some(next),
-                None => {
+            let inserted = match store::clients::insert_next(&mut tx, &new, bounds, &limits).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => {
+                    // Over a limit, or at the top of the range: find out which.
+                    let (active, held, _) =
+                        store::clients::room(&mut tx, user_id, self.address_grace_hours, node.id, bounds).await?;
+                    if active >= limits.max_active {
+                        return Err(ClientError::LimitReached { max: self.max_clients });
+                    }
+                    if held >= limits.max_held {
+                        return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });
+                    }
                     store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
                     let taken: std::collections::HashSet<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
                         .await?
                         .iter()
                         .filter_map(|a| a.parse().ok())
                         .collect();
-                    match protocol {
+                    let free = match protocol {
                         Protocol::Openvpn => address_pool.first_free_openvpn(&taken),
                         Protocol::Wireguard | Protocol::Phazevpn => address_pool.first_free(&taken),
-                    }
+                    };
+                    let Some(free) = free else {
+                        return Err(ClientError::Invalid(FieldErrors::single(
+                            "node",
+                            "This server is full; choose another.",
+                        )));
+                    };
+                    let address = free.to_string();
+                    store::clients::insert(&mut tx, &NewClient { address: Some(&address), ..new }).await
                 }
+                Err(conflict) => Err(conflict),
             };
-            let Some(free) = free else {
-                return Err(ClientError::Invalid(FieldErrors::single("node", "This server is full; choose another.")));
-            };
-            let address = Some(free.to_string());
-            let new = NewClient {
-                id,
-                user_id,
-                node_id: node.id,
-                name: &form.name,
-                protocol: protocol.as_str(),
-                public_key: public_key.as_deref(),
-                private_key_sealed: &sealed,
-                cert_pem: cert.as_ref().map(|c| c.0.as_str()),
-                cert_serial: cert.as_ref().map(|c| c.1.as_str()),
-                address: address.as_deref(),
-            };
-            match store::clients::insert(&mut tx, &new).await {
+            match inserted {
                 Ok(()) => {
                     tx.commit().await?;
+                    drop(turn);
                     self.changed(user_id, node.id).await;
                     log::info!(event = "client_created", user_id = user_id, protocol = protocol.as_str(); "client_created");
                     return Ok(id);

@@ -9,6 +9,7 @@ pub mod peers;
 pub mod pki;
 pub mod sessions;
 pub mod signup;
+pub mod turns;
 pub mod usage;
 
 use std::collections::BTreeMap;

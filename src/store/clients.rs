@@ -1,6 +1,6 @@
 use super::read;
 use super::violated_constraint;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,39 +69,82 @@ fn conflict(e: sqlx::Error) -> ClientConflict {
     }
 }
 
-/// Serialises client changes of one user (the limit checks and the insert happen under it).
-/// A statement of its own: a statement that waited for the lock still reads with the snapshot
-/// from before it waited, so the counts must come after, in `counts`.
-pub async fn lock_user(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(conn).await?;
-    Ok(())
+/// Begins a transaction holding the user's row lock, which serialises their client changes (the
+/// limit checks and the insert happen under it), in one round trip: `BEGIN` and the lock go as
+/// one simple query. The lock is a statement of its own because a statement that waited for a
+/// lock still reads with the snapshot from before it waited: `room` must come after.
+pub async fn begin_locked(pool: &PgPool, user_id: i64) -> sqlx::Result<Transaction<'static, Postgres>> {
+    // `user_id` is an integer: nothing of the user's can get into this SQL text.
+    pool.begin_with(sqlx::AssertSqlSafe(format!("BEGIN; SELECT 1 FROM users WHERE id = {user_id} FOR UPDATE"))).await
 }
 
-/// (active clients, addresses held: active clients and revoked ones still in their grace period).
-pub async fn counts(conn: &mut PgConnection, user_id: i64, grace_hours: i64) -> sqlx::Result<(i64, i64)> {
+/// The limits a new client must fit in: active clients, addresses held (with revoked clients
+/// holding theirs for `grace_hours`).
+pub struct Limits {
+    pub max_active: i64,
+    pub max_held: i64,
+    pub grace_hours: i64,
+}
+
+/// The common case in one statement: inserts the client with the address after the highest one
+/// taken on the node between `first` and `last`, if the user is within their limits and the range
+/// is not used up. None: not inserted (`room` says why, or the range needs a search for a gap).
+pub async fn insert_next(
+    conn: &mut PgConnection,
+    c: &NewClient<'_>,
+    (first, last): (&str, &str),
+    limits: &Limits,
+) -> Result<Option<String>, ClientConflict> {
+    sqlx::query_scalar(
+        "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
+         cert_serial, address) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, host(next.a) FROM users u, \
+           (SELECT coalesce(max(address::inet) + 1, $10::inet) AS a FROM clients WHERE node_id = $3 \
+             AND address IS NOT NULL AND address::inet BETWEEN $10::inet AND $11::inet) next \
+         WHERE u.id = $2 AND next.a <= $11::inet AND u.active_clients < $12 \
+           AND u.active_clients + (SELECT count(*) FROM clients WHERE user_id = $2 AND status = 'revoked' \
+             AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $14::int)) < $13 \
+         RETURNING address",
+    )
+    .bind(c.id)
+    .bind(c.user_id)
+    .bind(c.node_id)
+    .bind(c.name)
+    .bind(c.protocol)
+    .bind(c.public_key)
+    .bind(c.private_key_sealed)
+    .bind(c.cert_pem)
+    .bind(c.cert_serial)
+    .bind(first)
+    .bind(last)
+    .bind(limits.max_active)
+    .bind(limits.max_held)
+    .bind(limits.grace_hours as i32)
+    .fetch_optional(conn)
+    .await
+    .map_err(conflict)
+}
+
+/// Room for a new client, in one round trip: (the user's active clients, the addresses they
+/// hold: active clients and revoked ones still in their grace period, the highest address taken
+/// on the node between `first` and `last`, found through the index on it).
+pub async fn room(
+    conn: &mut PgConnection,
+    user_id: i64,
+    grace_hours: i64,
+    node_id: i64,
+    (first, last): (&str, &str),
+) -> sqlx::Result<(i64, i64, Option<String>)> {
     sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'active'), \
-                count(*) FILTER (WHERE address IS NOT NULL \
-                  AND (status = 'active' OR revoked_at > now() - make_interval(hours => $2::int))) \
-         FROM clients WHERE user_id = $1",
+        "SELECT u.active_clients::bigint, \
+                u.active_clients + (SELECT count(*) FROM clients WHERE user_id = $1 AND status = 'revoked' \
+                  AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $2::int)), \
+                (SELECT host(max(address::inet)) FROM clients WHERE node_id = $3 AND address IS NOT NULL \
+                  AND address::inet BETWEEN $4::inet AND $5::inet) \
+         FROM users u WHERE u.id = $1",
     )
     .bind(user_id)
     .bind(grace_hours as i32)
-    .fetch_one(conn)
-    .await
-}
-
-/// The highest address taken on the node between `first` and `last` (by the index on it).
-pub async fn highest_address(
-    conn: &mut PgConnection,
-    node_id: i64,
-    first: &str,
-    last: &str,
-) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT host(max(address::inet)) FROM clients WHERE node_id = $1 AND address IS NOT NULL \
-         AND address::inet BETWEEN $2::inet AND $3::inet",
-    )
     .bind(node_id)
     .bind(first)
     .bind(last)
@@ -211,6 +254,6 @@ sqlx::query_as(
         "SELECT cert_serial, revoked_at FROM clients WHERE status = 'revoked' AND cert_serial IS NOT NULL ORDER BY revoked_at",
     )
     .fetch_all(pool)
-    })
+})
     .await
 }

@@ -26,9 +26,11 @@ pub fn connection_lost(error: &sqlx::Error) -> bool {
     }
 }
 
-/// Runs a read, and once more (on another connection) if the first one's connection died under
-/// it: a PostgreSQL restart or failover costs a read a retry, not a 5xx. Writes are not retried
-/// here; their transactions fail whole and the request answers 503.
+/// Runs a read, and once more if the first one's connection died under it: a PostgreSQL restart
+/// or failover costs a read a retry, not a 5xx. The retry waits a moment first, so that the pool's
+/// check of its idle connections sees every one the same event killed, and it gets a live or a
+/// new connection. Writes are not retried here; their transactions fail whole and the request
+/// answers 503.
 pub(crate) async fn read<T, F, Fut>(attempt: F) -> sqlx::Result<T>
 where
     F: Fn() -> Fut,
@@ -36,7 +38,9 @@ where
 {
     match attempt().await {
         Err(e) if connection_lost(&e) => {
+            crate::db::suspect_connections();
             log::warn!(event = "db_read_retried", error = e.to_string().as_str(); "a read lost its database connection; retrying once");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             attempt().await
         }
         done => done,

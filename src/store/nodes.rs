@@ -229,6 +229,6 @@ sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
     )))
     .bind(period_start)
     .fetch_all(pool)
-    })
+})
     .await
 }

@@ -76,7 +76,7 @@ sqlx::query_as(
     .bind(user_id)
     .bind(from)
     .fetch_all(pool)
-    })
+})
     .await
 }
 

@@ -55,14 +55,6 @@ impl Pool {
         (first..u32::from(self.network) + 2 * self.half() - 1).map(Ipv4Addr::from)
     }
 
-    /// The next address to hand out in `range` after `highest` (the highest one taken there), or
-    /// None once the range's top is reached (then look for a gap with `first_free`).
-    pub fn next_after(range: (Ipv4Addr, Ipv4Addr), highest: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
-        let (first, last) = (u32::from(range.0), u32::from(range.1));
-        let next = highest.map_or(first, |h| u32::from(h).saturating_add(1).max(first));
-        (next <= last).then(|| Ipv4Addr::from(next))
-    }
-
     /// First and last WireGuard/PhazeVPN client address.
     pub fn client_range(&self) -> (Ipv4Addr, Ipv4Addr) {
         (Ipv4Addr::from(u32::from(self.network) + 2), Ipv4Addr::from(u32::from(self.network) + self.half() - 1))
@@ -116,13 +108,9 @@ mod tests {
             pool.first_free_openvpn(&set(&[Ipv4Addr::new(10, 66, 0, 130)])),
             Some(Ipv4Addr::new(10, 66, 0, 131))
         );
-        // Ranges match the address lists, and allocation walks upwards to the top.
+        // The ranges match the address lists.
         assert_eq!(pool.client_range(), (Ipv4Addr::new(10, 66, 0, 2), Ipv4Addr::new(10, 66, 0, 127)));
         assert_eq!(pool.openvpn_client_range(), (ovpn[0], ovpn[ovpn.len() - 1]));
-        let range = pool.client_range();
-        assert_eq!(Pool::next_after(range, None), Some(range.0));
-        assert_eq!(Pool::next_after(range, Some(Ipv4Addr::new(10, 66, 0, 9))), Some(Ipv4Addr::new(10, 66, 0, 10)));
-        assert_eq!(Pool::next_after(range, Some(range.1)), None, "the top: look for a gap");
         let tiny = Pool::parse("10.0.0.0/28").unwrap();
         let all: Vec<_> = tiny.client_addresses().collect();
         assert_eq!(all.len(), 6);

