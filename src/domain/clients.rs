@@ -225,8 +225,7 @@ impl Clients<'_> {
                 Ok(Some(_)) => Ok(()),
                 Ok(None) => {
                     // Over a limit, or at the top of the range: find out which.
-                    let (active, held, _) =
-                        store::clients::room(&mut tx, user_id, self.address_grace_hours, node.id, bounds).await?;
+                    let (active, held) = store::clients::room(&mut tx, user_id, self.address_grace_hours).await?;
                     if active >= limits.max_active {
                         return Err(ClientError::LimitReached { max: self.max_clients });
                     }

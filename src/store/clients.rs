@@ -125,29 +125,17 @@ pub async fn insert_next(
     .map_err(conflict)
 }
 
-/// Room for a new client, in one round trip: (the user's active clients, the addresses they
-/// hold: active clients and revoked ones still in their grace period, the highest address taken
-/// on the node between `first` and `last`, found through the index on it).
-pub async fn room(
-    conn: &mut PgConnection,
-    user_id: i64,
-    grace_hours: i64,
-    node_id: i64,
-    (first, last): (&str, &str),
-) -> sqlx::Result<(i64, i64, Option<String>)> {
+/// Room for a new client: (the user's active clients, the addresses they hold: active clients and
+/// revoked ones still in their grace period). Asked when `insert_next` inserted nothing.
+pub async fn room(conn: &mut PgConnection, user_id: i64, grace_hours: i64) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
         "SELECT u.active_clients::bigint, \
                 u.active_clients + (SELECT count(*) FROM clients WHERE user_id = $1 AND status = 'revoked' \
-                  AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $2::int)), \
-                (SELECT host(max(address::inet)) FROM clients WHERE node_id = $3 AND address IS NOT NULL \
-                  AND address::inet BETWEEN $4::inet AND $5::inet) \
+                  AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $2::int)) \
          FROM users u WHERE u.id = $1",
     )
     .bind(user_id)
     .bind(grace_hours as i32)
-    .bind(node_id)
-    .bind(first)
-    .bind(last)
     .fetch_one(conn)
     .await
 }
