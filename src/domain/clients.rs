@@ -217,45 +217,17 @@ impl Clients<'_> {
         let turn = self.turns.take(user_id).await;
         // Two users may pick the same free address at once: the unique constraint decides, the loser retries.
         for _ in 0..16 {
-            let mut tx = store::clients::begin_locked(self.pool, user_id).await?;
             // Every client has its own address, so one address always means one client in the
             // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper. Addresses
-            // are handed out upwards; a released one is used again once the top is reached.
-            let inserted = match store::clients::insert_next(&mut tx, &new, bounds, &limits).await {
+            // are handed out upwards, in one statement committed on its own; a released one is used
+            // again once the top is reached.
+            let inserted = match store::clients::insert_next(self.pool, &new, bounds, &limits).await {
                 Ok(Some(_)) => Ok(()),
-                Ok(None) => {
-                    // Over a limit, or at the top of the range: find out which.
-                    let (active, held) = store::clients::room(&mut tx, user_id, self.address_grace_hours).await?;
-                    if active >= limits.max_active {
-                        return Err(ClientError::LimitReached { max: self.max_clients });
-                    }
-                    if held >= limits.max_held {
-                        return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });
-                    }
-                    store::clients::release_addresses(&mut tx, node.id, self.address_grace_hours).await?;
-                    let taken: std::collections::HashSet<Ipv4Addr> = store::clients::taken_addresses(&mut tx, node.id)
-                        .await?
-                        .iter()
-                        .filter_map(|a| a.parse().ok())
-                        .collect();
-                    let free = match protocol {
-                        Protocol::Openvpn => address_pool.first_free_openvpn(&taken),
-                        Protocol::Wireguard | Protocol::Phazevpn => address_pool.first_free(&taken),
-                    };
-                    let Some(free) = free else {
-                        return Err(ClientError::Invalid(FieldErrors::single(
-                            "node",
-                            "This server is full; choose another.",
-                        )));
-                    };
-                    let address = free.to_string();
-                    store::clients::insert(&mut tx, &NewClient { address: Some(&address), ..new }).await
-                }
+                Ok(None) => self.insert_in_gap(&new, &limits, &address_pool, protocol).await?,
                 Err(conflict) => Err(conflict),
             };
             match inserted {
                 Ok(()) => {
-                    tx.commit().await?;
                     drop(turn);
                     self.changed(user_id, node.id).await;
                     log::info!(event = "client_created", user_id = user_id, protocol = protocol.as_str(); "client_created");
@@ -272,6 +244,47 @@ impl Clients<'_> {
             }
         }
         Err(ClientError::Db(sqlx::Error::PoolTimedOut))
+    }
+
+    /// When `insert_next` inserted nothing: over a limit (which one?), or the range is used up and
+    /// the client goes into the lowest gap, under the user's lock. Ok(Err(_)): a conflict to retry
+    /// or report.
+    async fn insert_in_gap(
+        &self,
+        new: &NewClient<'_>,
+        limits: &store::clients::Limits,
+        address_pool: &Pool,
+        protocol: Protocol,
+    ) -> Result<Result<(), ClientConflict>, ClientError> {
+        let mut tx = store::clients::begin_locked(self.pool, new.user_id).await?;
+        let (active, held) = store::clients::room(&mut tx, new.user_id, self.address_grace_hours).await?;
+        if active >= limits.max_active {
+            return Err(ClientError::LimitReached { max: self.max_clients });
+        }
+        if held >= limits.max_held {
+            return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });
+        }
+        store::clients::release_addresses(&mut tx, new.node_id, self.address_grace_hours).await?;
+        let taken: std::collections::HashSet<Ipv4Addr> = store::clients::taken_addresses(&mut tx, new.node_id)
+            .await?
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let free = match protocol {
+            Protocol::Openvpn => address_pool.first_free_openvpn(&taken),
+            Protocol::Wireguard | Protocol::Phazevpn => address_pool.first_free(&taken),
+        };
+        let Some(free) = free else {
+            return Err(ClientError::Invalid(FieldErrors::single("node", "This server is full; choose another.")));
+        };
+        let address = free.to_string();
+        match store::clients::insert(&mut tx, &NewClient { address: Some(&address), ..*new }).await {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(Ok(()))
+            }
+            Err(conflict) => Ok(Err(conflict)),
+        }
     }
 
     pub async fn list(&self, user_id: i64) -> Result<Vec<ClientSummary>, ClientError> {

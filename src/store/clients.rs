@@ -86,23 +86,28 @@ pub struct Limits {
     pub grace_hours: i64,
 }
 
-/// The common case in one statement: inserts the client with the address after the highest one
-/// taken on the node between `first` and `last`, if the user is within their limits and the range
-/// is not used up. None: not inserted (`room` says why, or the range needs a search for a gap).
+/// The common case in one statement, committed on its own: inserts the client with the address
+/// after the highest one taken on the node between `first` and `last`, if the user is within their
+/// limits and the range is not used up. None: not inserted (`room` says why, or the range needs a
+/// search for a gap). The user's row is locked first; a statement that waited for that lock checks
+/// the limit again on the row as the other writer left it (the trigger keeps `active_clients`),
+/// while the address it computed may be stale: the unique constraint then refuses it and the
+/// caller retries.
 pub async fn insert_next(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     c: &NewClient<'_>,
     (first, last): (&str, &str),
     limits: &Limits,
 ) -> Result<Option<String>, ClientConflict> {
     sqlx::query_scalar(
-        "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
+        "WITH locked AS (SELECT id, active_clients FROM users WHERE id = $2 AND active_clients < $12 FOR UPDATE) \
+         INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
          cert_serial, address) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, host(next.a) FROM users u, \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, host(next.a) FROM locked, \
            (SELECT coalesce(max(address::inet) + 1, $10::inet) AS a FROM clients WHERE node_id = $3 \
              AND address IS NOT NULL AND address::inet BETWEEN $10::inet AND $11::inet) next \
-         WHERE u.id = $2 AND next.a <= $11::inet AND u.active_clients < $12 \
-           AND u.active_clients + (SELECT count(*) FROM clients WHERE user_id = $2 AND status = 'revoked' \
+         WHERE next.a <= $11::inet \
+           AND locked.active_clients + (SELECT count(*) FROM clients WHERE user_id = $2 AND status = 'revoked' \
              AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $14::int)) < $13 \
          RETURNING address",
     )
@@ -120,7 +125,7 @@ pub async fn insert_next(
     .bind(limits.max_active)
     .bind(limits.max_held)
     .bind(limits.grace_hours as i32)
-    .fetch_optional(conn)
+    .fetch_optional(pool)
     .await
     .map_err(conflict)
 }

@@ -383,3 +383,42 @@ async fn revoke_and_create_cycles_cannot_hoard_a_nodes_addresses() {
     let r = app.submit("/dashboard", "/clients", &[("name", "cycle-e"), ("protocol", "wireguard"), ("node", "")]).await;
     assert_eq!(r.status(), Status::TooManyRequests);
 }
+
+#[rocket::async_test]
+async fn concurrent_creates_on_three_instances_make_exactly_five_clients() {
+    // Each instance lets one creation of a user at a time into PostgreSQL; across instances the
+    // user's row lock and the limit check in the insert itself hold the line.
+    let app = TestApp::spawn_with(|f| f.merge(("client_changes_per_hour", 1000))).await;
+    app.add_node("test-node", "vpn.test.example", "10.90.0.0/24").await;
+    app.sign_up("multi_racer").await;
+    let token = app.csrf("/dashboard").await;
+    let session = rocket::http::Cookie::new(phaze_portal::auth::SESSION_COOKIE, app.session_cookie().unwrap());
+    let instances = [app.another_instance().await, app.another_instance().await, app.another_instance().await];
+    let attempts = instances.iter().flat_map(|c| {
+        let (token, session) = (token.clone(), session.clone());
+        // 27 attempts: under the default 30 changes an hour the other instances allow.
+        (0..9).map(move |n| {
+            let body = form_encode(&[
+                ("_csrf", &token),
+                ("name", &format!("d-{n}-{}", rand_suffix())),
+                ("protocol", "wireguard"),
+            ]);
+            c.post("/clients").cookie(session.clone()).header(ContentType::Form).body(body).dispatch()
+        })
+    });
+    let statuses: Vec<Status> = rocket::futures::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == Status::SeeOther).count(), 5, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == Status::SeeOther || *s == Status::UnprocessableEntity), "{statuses:?}");
+    let (count, distinct, counted): (i64, i64, i32) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT address), (SELECT active_clients FROM users WHERE username = 'multi_racer') \
+         FROM clients",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((count, distinct, counted), (5, 5, 5), "five clients, five addresses, and the kept count agrees");
+}
+
+fn rand_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
