@@ -78,6 +78,22 @@ pub async fn begin_locked(pool: &PgPool, user_id: i64) -> sqlx::Result<Transacti
     pool.begin_with(sqlx::AssertSqlSafe(format!("BEGIN; SELECT 1 FROM users WHERE id = {user_id} FOR UPDATE"))).await
 }
 
+type ClientInsert<'q> = sqlx::query::QueryScalar<'q, Postgres, Option<String>, sqlx::postgres::PgArguments>;
+
+/// Binds $1 to $9, every column of a new client but its address, in the order both inserts list them.
+fn bind_client<'q>(insert: ClientInsert<'q>, c: &NewClient<'q>) -> ClientInsert<'q> {
+    insert
+        .bind(c.id)
+        .bind(c.user_id)
+        .bind(c.node_id)
+        .bind(c.name)
+        .bind(c.protocol)
+        .bind(c.public_key)
+        .bind(c.private_key_sealed)
+        .bind(c.cert_pem)
+        .bind(c.cert_serial)
+}
+
 /// The limits a new client must fit in: active clients, addresses held (with revoked clients
 /// holding theirs for `grace_hours`).
 pub struct Limits {
@@ -99,8 +115,9 @@ pub async fn insert_next(
     (first, last): (&str, &str),
     limits: &Limits,
 ) -> Result<Option<String>, ClientConflict> {
-    sqlx::query_scalar(
-        "WITH locked AS (SELECT id, active_clients FROM users WHERE id = $2 AND active_clients < $12 FOR UPDATE) \
+    bind_client(
+        sqlx::query_scalar(
+            "WITH locked AS (SELECT id, active_clients FROM users WHERE id = $2 AND active_clients < $12 FOR UPDATE) \
          INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
          cert_serial, address) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, host(next.a) FROM locked, \
@@ -110,16 +127,9 @@ pub async fn insert_next(
            AND locked.active_clients + (SELECT count(*) FROM clients WHERE user_id = $2 AND status = 'revoked' \
              AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $14::int)) < $13 \
          RETURNING address",
+        ),
+        c,
     )
-    .bind(c.id)
-    .bind(c.user_id)
-    .bind(c.node_id)
-    .bind(c.name)
-    .bind(c.protocol)
-    .bind(c.public_key)
-    .bind(c.private_key_sealed)
-    .bind(c.cert_pem)
-    .bind(c.cert_serial)
     .bind(first)
     .bind(last)
     .bind(limits.max_active)
@@ -127,6 +137,7 @@ pub async fn insert_next(
     .bind(limits.grace_hours as i32)
     .fetch_optional(pool)
     .await
+    .map(Option::flatten)
     .map_err(conflict)
 }
 
@@ -166,21 +177,15 @@ pub async fn taken_addresses(conn: &mut PgConnection, node_id: i64) -> sqlx::Res
 }
 
 pub async fn insert(conn: &mut PgConnection, c: &NewClient<'_>) -> Result<(), ClientConflict> {
-    sqlx::query(
-        "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
-         cert_serial, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    bind_client(
+        sqlx::query_scalar(
+            "INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
+             cert_serial, address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING address",
+        ),
+        c,
     )
-    .bind(c.id)
-    .bind(c.user_id)
-    .bind(c.node_id)
-    .bind(c.name)
-    .bind(c.protocol)
-    .bind(c.public_key)
-    .bind(c.private_key_sealed)
-    .bind(c.cert_pem)
-    .bind(c.cert_serial)
     .bind(c.address)
-    .execute(conn)
+    .fetch_one(conn)
     .await
     .map_err(conflict)?;
     Ok(())
