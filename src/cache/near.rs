@@ -59,14 +59,6 @@ impl Weighter<String, Entry> for ByBytes {
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket(u64);
 
-/// Hits and misses of the near cache (shown on the admin page).
-#[derive(Default)]
-pub struct NearStats {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    pub invalidations: AtomicU64,
-}
-
 pub struct NearCache {
     live: AtomicBool,
     /// The tracking reader has read bytes it has not applied yet.
@@ -75,7 +67,6 @@ pub struct NearCache {
     peeker: RwLock<Option<std::net::TcpStream>>,
     epoch: AtomicU64,
     entries: Cache<String, Entry, ByBytes>,
-    pub stats: NearStats,
 }
 
 impl NearCache {
@@ -88,7 +79,6 @@ impl NearCache {
             peeker: RwLock::new(None),
             epoch: AtomicU64::new(0),
             entries: Cache::with_weighter(items, capacity_bytes.max(1), ByBytes),
-            stats: NearStats::default(),
         })
     }
 
@@ -131,16 +121,7 @@ impl NearCache {
         if !self.is_live() {
             return None;
         }
-        match self.entries.get(key) {
-            Some(entry) if entry.expires > Instant::now() => {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                Some(entry.value)
-            }
-            _ => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
+        self.entries.get(key).filter(|entry| entry.expires > Instant::now()).map(|entry| entry.value)
     }
 
     pub fn text(&self, key: &str) -> Option<Arc<str>> {
@@ -172,13 +153,11 @@ impl NearCache {
     pub fn forget(&self, key: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.entries.remove(key);
-        self.stats.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn forget_all(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.entries.clear();
-        self.stats.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
     fn set_live(&self, live: bool) {

@@ -34,13 +34,6 @@ const DEFAULT_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 /// How long the writer naps when there is nothing to write.
 const NAP: Duration = Duration::from_millis(5);
 
-/// Lines dropped since start, over every background appender (for operators and tests).
-static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
-
-pub fn dropped_lines() -> u64 {
-    DROPPED_TOTAL.load(Ordering::Relaxed)
-}
-
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
 }
@@ -137,7 +130,6 @@ impl Append for BackgroundAppender {
                 } else {
                     drop(pending);
                     self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
                 }
             }
             *scratch.borrow_mut() = line.0;

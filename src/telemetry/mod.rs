@@ -5,7 +5,6 @@ mod logging;
 mod requests;
 mod sentry_setup;
 
-pub use background::dropped_lines;
 pub use logging::{flush_logs, init_logging};
 pub use requests::{RequestId, RequestLog};
 pub use sentry_setup::init_sentry;

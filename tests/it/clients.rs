@@ -63,7 +63,7 @@ async fn openvpn_client_gets_an_ovpn_whose_cert_the_ca_verifies() {
     assert_eq!(disposition.as_deref(), Some("attachment; filename=\"phone-1.ovpn\""));
     assert_eq!(content_type.as_deref(), Some("application/x-openvpn-profile"));
     assert!(ovpn.contains("remote vpn.test.example 1194"));
-    let dir = tempfile_dir();
+    let dir = tempdir();
     for (tag, file) in [("ca", "ca.pem"), ("cert", "cert.pem"), ("key", "key.pem"), ("tls-crypt", "tc.key")] {
         std::fs::write(dir.join(file), inline_block(&ovpn, tag)).unwrap();
     }
@@ -237,7 +237,7 @@ async fn rename_then_revoke_with_confirmation_keeps_the_client_listed() {
 
     let portal = app.client.rocket().state::<phaze_portal::state::Portal>().unwrap();
     let (_, crl) = phaze_portal::domain::pki::crl_pem(&app.pool, &portal.pki).await.unwrap();
-    let dir = tempfile_dir();
+    let dir = tempdir();
     std::fs::write(dir.join("crl.pem"), crl).unwrap();
     let serial: String = sqlx::query_scalar("SELECT cert_serial FROM clients").fetch_one(&app.pool).await.unwrap();
     let text = openssl(&["crl", "-in", &dir.join("crl.pem").display().to_string(), "-noout", "-text"]);
@@ -328,12 +328,6 @@ async fn bad_client_input_gets_4xx_and_changes_nothing() {
     assert!((400..500).contains(&malformed.code), "{malformed}");
     let row: (String, String) = sqlx::query_as("SELECT name, status FROM clients").fetch_one(&app.pool).await.unwrap();
     assert_eq!(row, ("mine".into(), "active".into()));
-}
-
-pub fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("phaze-test-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[rocket::async_test]
