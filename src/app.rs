@@ -5,6 +5,7 @@ use crate::config::AppConfig;
 use crate::db::{self, Db};
 use crate::domain::accounts::LoginRules;
 use crate::domain::pki;
+use crate::payments::stripe::Stripe;
 use crate::state::Portal;
 use crate::telemetry::RequestLog;
 use crate::vault::Vault;
@@ -74,6 +75,13 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                     return Err(rocket);
                 }
             };
+            let mailer = match crate::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_dir) {
+                Ok(mailer) => Arc::new(mailer),
+                Err(e) => {
+                    log::error!("{e}");
+                    return Err(rocket);
+                }
+            };
             let near = NearCache::new(config.near_cache_mb * 1024 * 1024);
             if config.near_cache_mb > 0 {
                 match rocket.figment().extract_inner::<String>("databases.redis.url") {
@@ -90,20 +98,41 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 node_auth,
                 node_hints: Default::default(),
                 client_turns: Default::default(),
+                stripe: match (&config.stripe_secret_key, &config.stripe_webhook_secret) {
+                    (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => {
+                        Some(Stripe::new(key, secret, &config.stripe_api_base))
+                    }
+                    _ => None,
+                },
                 content_security_policy: web::headers::content_security_policy(assets.origin()),
                 vault,
                 pki,
                 config,
             };
-            Ok(rocket.manage(portal).manage(assets))
+            Ok(rocket.manage(portal).manage(assets).manage(mailer))
         }))
-        .attach(AdHoc::on_liftoff("Connection history partitions", |rocket| {
+        .attach(AdHoc::on_liftoff("Background upkeep: partitions, email", |rocket| {
             Box::pin(async move {
                 if let (Some(db), Some(portal)) = (Db::fetch(rocket), rocket.state::<Portal>()) {
                     crate::domain::partitions::start_daily_upkeep(
                         db.pool().clone(),
                         portal.config.connection_retention_months,
                     );
+                    crate::domain::renewals::start(
+                        db.pool().clone(),
+                        portal.fragments.clone(),
+                        portal.config.public_url.trim_end_matches('/').to_owned(),
+                        std::time::Duration::from_secs(portal.config.renewals_sweep_secs.max(1)),
+                    );
+                    if let Some(mailer) = rocket.state::<Arc<crate::mail::Mailer>>() {
+                        crate::domain::email::start_worker(crate::domain::email::Worker {
+                            pool: db.pool().clone(),
+                            mailer: mailer.clone(),
+                            from: portal.config.mail_from.clone(),
+                            poll: std::time::Duration::from_millis(portal.config.email_poll_ms.max(50)),
+                            retry_base_secs: portal.config.email_retry_base_secs,
+                        });
+                    }
                 }
             })
         }))

@@ -32,8 +32,27 @@ pub struct AppConfig {
     /// Seals private keys at rest (AES-256-GCM): `PORTAL_SECRET_KEY` (or Rocket's
     /// `secret_key`), 32+ random bytes in base64. A secret: never logged.
     pub secret_key: Option<String>,
-    /// Active VPN clients a user may have (until plans set it).
-    pub max_clients: u32,
+    /// The portal's address as users reach it, for links in emails and provider redirects.
+    pub public_url: String,
+    /// Stripe (or a compatible provider): card payments are offered when both are set. Secrets.
+    pub stripe_secret_key: Option<String>,
+    pub stripe_webhook_secret: Option<String>,
+    pub stripe_api_base: String,
+    /// Shown with a manual payment's reference: where to send the money.
+    pub manual_payment_instructions: String,
+    /// `smtp://host:port` (add `?tls=required`, or `smtps://`, and `user:pass@`); empty: emails
+    /// are written as .eml files to `mail_dir`. A secret when it holds a password.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_dir: PathBuf,
+    /// How often the email worker looks for due emails.
+    pub email_poll_ms: u64,
+    /// The first retry of a failed email waits this long; each next one twice as long (up to an hour).
+    pub email_retry_base_secs: u64,
+    /// Password-reset requests per IP per hour.
+    pub password_resets_per_ip: u32,
+    /// How often subscriptions that lapsed or renewed are looked for.
+    pub renewals_sweep_secs: u64,
     /// VPN client creations plus revocations a user may make per hour.
     pub client_changes_per_hour: u32,
     /// A revoked client's address returns to the pool after this long.
@@ -72,7 +91,20 @@ impl Default for AppConfig {
             field_checks_per_ip: 60,
             sentry_dsn: None,
             secret_key: None,
-            max_clients: 5,
+            public_url: "http://127.0.0.1:8000".into(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            manual_payment_instructions: "Send the amount by bank transfer to the account shown on our contact page, \
+                quoting the reference. Your plan starts as soon as the payment is confirmed."
+                .into(),
+            smtp_url: None,
+            mail_from: "Phaze VPN <no-reply@phaze.localhost>".into(),
+            mail_dir: PathBuf::from("mail"),
+            email_poll_ms: 1000,
+            email_retry_base_secs: 30,
+            password_resets_per_ip: 5,
+            renewals_sweep_secs: 60,
             client_changes_per_hour: 30,
             address_grace_hours: 24,
             phazevpn_profile_days: 90,
@@ -93,6 +125,9 @@ pub fn figment() -> Figment {
         ("ASSET_BASE_URL", "asset_base_url"),
         ("SENTRY_DSN", "sentry_dsn"),
         ("PORTAL_SECRET_KEY", "secret_key"),
+        ("STRIPE_SECRET_KEY", "stripe_secret_key"),
+        ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"),
+        ("SMTP_URL", "smtp_url"),
     ] {
         if let Ok(value) = std::env::var(var) {
             figment = figment.merge((key, value));

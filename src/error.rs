@@ -84,6 +84,7 @@ impl From<crate::domain::clients::ClientError> for AppError {
             ClientError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
             ClientError::NotFound => AppError::NotFound,
             ClientError::Revoked => AppError::Conflict("This client is revoked.".into()),
+            e @ (ClientError::EmailUnverified | ClientError::NoPlan) => AppError::Forbidden(e.to_string()),
             ClientError::Db(e) => e.into(),
             ClientError::Keys(cause) => AppError::Internal(cause),
         }

@@ -10,6 +10,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod mail;
+pub mod payments;
 pub mod state;
 pub mod store;
 pub mod telemetry;

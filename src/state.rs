@@ -4,9 +4,11 @@ use crate::cache::{FragmentCache, NearCache, RateLimiter, Rule, SessionCache};
 use crate::config::AppConfig;
 use crate::db::Db;
 use crate::domain::accounts::LoginRules;
+use crate::domain::billing::Billing;
 use crate::domain::clients::Clients;
 use crate::domain::pki::Pki;
 use crate::domain::sessions::Sessions;
+use crate::payments::stripe::Stripe;
 use crate::vault::Vault;
 use std::sync::Arc;
 
@@ -29,11 +31,22 @@ pub struct Portal {
     pub node_auth: Rule,
     /// Which node each token that polled here belongs to (a hint; see `auth::node`).
     pub node_hints: NodeHints,
+    /// Card payments, when Stripe (or a compatible provider) is configured.
+    pub stripe: Option<Stripe>,
 }
 
 impl Portal {
     pub fn sessions<'a>(&'a self, db: &'a Db) -> Sessions<'a> {
         Sessions { pool: db.pool(), cache: &self.sessions, config: &self.config }
+    }
+
+    pub fn billing<'a>(&'a self, db: &'a Db) -> Billing<'a> {
+        Billing {
+            pool: db.pool(),
+            fragments: &self.fragments,
+            stripe: self.stripe.as_ref(),
+            public_url: self.config.public_url.trim_end_matches('/'),
+        }
     }
 
     pub fn clients<'a>(&'a self, db: &'a Db) -> Clients<'a> {
@@ -44,7 +57,6 @@ impl Portal {
             changes: self.rules.client_changes_per_user,
             vault: &self.vault,
             pki: &self.pki,
-            max_clients: self.config.max_clients,
             turns: &self.client_turns,
             address_grace_hours: self.config.address_grace_hours,
             profile_days: self.config.phazevpn_profile_days,

@@ -43,6 +43,11 @@ pub struct LoginRules {
     pub field_checks_per_ip: Rule,
     /// VPN client creations and revocations per user.
     pub client_changes_per_user: Rule,
+    /// Password-reset requests per IP, and per address asked for.
+    pub resets_per_ip: Rule,
+    pub resets_per_address: Rule,
+    /// Verification emails sent again, per user.
+    pub verification_resends_per_user: Rule,
 }
 
 impl LoginRules {
@@ -78,10 +83,21 @@ impl LoginRules {
                 limit: config.client_changes_per_hour,
                 window: Duration::from_secs(60 * 60),
             },
+            resets_per_ip: Rule {
+                name: "reset_ip",
+                limit: config.password_resets_per_ip,
+                window: Duration::from_secs(60 * 60),
+            },
+            resets_per_address: Rule { name: "reset_address", limit: 3, window: Duration::from_secs(60 * 60) },
+            verification_resends_per_user: Rule {
+                name: "verify_resend_user",
+                limit: 3,
+                window: Duration::from_secs(60 * 60),
+            },
         }
     }
 
-    pub fn all(&self) -> [Rule; 6] {
+    pub fn all(&self) -> [Rule; 9] {
         [
             self.per_user,
             self.per_ip,
@@ -89,6 +105,9 @@ impl LoginRules {
             self.signup_attempts_per_ip,
             self.field_checks_per_ip,
             self.client_changes_per_user,
+            self.resets_per_ip,
+            self.resets_per_address,
+            self.verification_resends_per_user,
         ]
     }
 }
@@ -157,23 +176,33 @@ pub async fn change_password(
     }
     check_current_password(pool, user_id, current).await?;
     let hash = password::hash(new).await;
-    store::users::set_password_hash(pool, user_id, &hash).await?;
+    store::users::set_password_hash(&mut *pool.acquire().await?, user_id, &hash).await?;
     log::info!(event = "password_changed", user_id = user_id; "password_changed");
     Ok(())
 }
 
-pub async fn change_email(pool: &PgPool, user_id: i64, email: &str, current: &str) -> Result<(), AccountError> {
+/// Changes the address (unconfirmed until the link sent to it is followed).
+pub async fn change_email(
+    pool: &PgPool,
+    public_url: &str,
+    user_id: i64,
+    email: &str,
+    current: &str,
+) -> Result<(), AccountError> {
     let email = email.trim();
     check_email(email).map_err(|m| AccountError::Invalid(FieldErrors::single("email", m)))?;
     check_current_password(pool, user_id, current).await?;
-    store::users::set_email(pool, user_id, email).await?;
+    let mut tx = pool.begin().await?;
+    store::users::set_email(&mut tx, user_id, email).await?;
+    let (username, _) = store::users::contact(&mut tx, user_id).await?;
+    super::email::queue_verification(&mut tx, public_url, user_id, &username, email).await?;
+    tx.commit().await?;
     log::info!(event = "email_changed", user_id = user_id; "email_changed");
     Ok(())
 }
 
 pub async fn summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<AccountSummary>> {
-    let period = super::usage::period_start(time::OffsetDateTime::now_utc());
-    store::users::account_summary(pool, user_id, period).await
+    store::users::account_summary(pool, user_id).await
 }
 
 /// Makes a user an admin or a user again. Their cached sessions are forgotten, so every instance

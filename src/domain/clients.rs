@@ -27,7 +27,13 @@ pub enum ClientError {
     #[error("invalid client")]
     Invalid(FieldErrors),
     #[error("client limit reached")]
-    LimitReached { max: u32 },
+    LimitReached { max: i32 },
+    /// Clients need a confirmed email address.
+    #[error("Confirm your email address first: follow the link we sent you.")]
+    EmailUnverified,
+    /// Neither a current subscription nor a free plan.
+    #[error("Choose a plan to create clients.")]
+    NoPlan,
     /// Too many addresses held by recently revoked clients (they return after the grace period).
     #[error("address quota reached")]
     AddressesHeld { hours: i64 },
@@ -107,7 +113,6 @@ pub struct Clients<'a> {
     pub changes: Rule,
     pub vault: &'a Vault,
     pub pki: &'a std::sync::Arc<Pki>,
-    pub max_clients: u32,
     /// One change at a time per user on this instance (see `turns`).
     pub turns: &'a super::turns::Turns,
     pub address_grace_hours: i64,
@@ -179,6 +184,14 @@ impl Clients<'_> {
         let Some(protocol) = protocol.filter(|_| errors.is_empty()) else {
             return Err(ClientError::Invalid(errors));
         };
+        let entitled = store::billing::entitlement(self.pool, user_id).await?.ok_or(ClientError::NotFound)?;
+        if !entitled.email_verified {
+            return Err(ClientError::EmailUnverified);
+        }
+        if entitled.plan_id.is_none() {
+            return Err(ClientError::NoPlan);
+        }
+        let max_clients = entitled.max_clients;
         let node = self.choose_node(protocol, form.node_id).await?;
         self.count_change(user_id).await?;
         let id = Uuid::new_v4();
@@ -196,10 +209,10 @@ impl Clients<'_> {
         let (first, last) = (range.0.to_string(), range.1.to_string());
         let bounds = (first.as_str(), last.as_str());
         let limits = store::clients::Limits {
-            max_active: i64::from(self.max_clients),
+            max_active: i64::from(max_clients),
             // Revoked clients keep their address for the grace period: without a quota, create and
             // revoke in a loop would fill a node's pool for everyone.
-            max_held: 2 * i64::from(self.max_clients),
+            max_held: 2 * i64::from(max_clients),
             grace_hours: self.address_grace_hours,
         };
         let new = NewClient {
@@ -259,7 +272,7 @@ impl Clients<'_> {
         let mut tx = store::clients::begin_locked(self.pool, new.user_id).await?;
         let (active, held) = store::clients::room(&mut tx, new.user_id, self.address_grace_hours).await?;
         if active >= limits.max_active {
-            return Err(ClientError::LimitReached { max: self.max_clients });
+            return Err(ClientError::LimitReached { max: limits.max_active as i32 });
         }
         if held >= limits.max_held {
             return Err(ClientError::AddressesHeld { hours: self.address_grace_hours });

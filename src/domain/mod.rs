@@ -1,16 +1,22 @@
 //! The portal's rules: types, validation and transactions, per feature.
 pub mod accounts;
+pub mod billing;
 pub mod clients;
 pub mod connections;
+pub mod email;
 pub mod node_events;
 pub mod nodes;
 pub mod partitions;
 pub mod peers;
 pub mod pki;
+pub mod recovery;
+pub mod renewals;
 pub mod sessions;
 pub mod signup;
+pub mod tickets;
 pub mod turns;
 pub mod usage;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 

@@ -98,6 +98,7 @@ pub async fn ingest(
     node_id: i64,
     batch: Vec<serde_json::Value>,
     retention_months: u32,
+    public_url: &str,
 ) -> Result<IngestReport, sqlx::Error> {
     let now = OffsetDateTime::now_utc();
     let oldest = super::partitions::retention_start(now, retention_months);
@@ -150,8 +151,7 @@ pub async fn ingest(
     }
     let mut timelines: HashMap<Uuid, Timeline> = HashMap::new();
     let mut daily: BTreeMap<(Uuid, Date), (i64, i64, i64)> = BTreeMap::new();
-    let period = usage::period_start(now);
-    let mut added_this_period: HashMap<i64, i64> = HashMap::new();
+    let mut users: HashSet<i64> = HashSet::new();
     for e in &fresh {
         let user_id = owners[&e.client];
         let timeline = timelines
@@ -164,21 +164,32 @@ pub async fn ingest(
         let day = daily.entry((e.client, e.at.date())).or_insert((user_id, 0, 0));
         day.1 += rx;
         day.2 += tx_bytes;
-        if e.at.date() >= period {
-            *added_this_period.entry(user_id).or_default() += rx + tx_bytes;
-        }
+        users.insert(user_id);
     }
     let sessions: Vec<_> = timelines.into_values().flat_map(Timeline::changed).collect();
     store::connections::save_sessions(&mut tx, node_id, &sessions).await?;
     let daily: Vec<_> = daily.into_iter().map(|((c, d), (u, rx, txb))| (c, d, u, rx, txb)).collect();
     store::usage::add_daily(&mut tx, &daily).await?;
-    let users: Vec<i64> = added_this_period.keys().copied().collect();
-    let crossed: Vec<i64> = store::usage::limited_users_usage(&mut tx, &users, period)
-        .await?
-        .into_iter()
-        .filter(|(user, limit, used)| *used >= *limit && used - added_this_period[user] < *limit)
-        .map(|(user, _, _)| user)
-        .collect();
+    let users: Vec<i64> = users.into_iter().collect();
+    let mut crossed = Vec::new();
+    for limited in store::usage::limited_users_usage(&mut tx, &users).await? {
+        // What this batch added to the user's current period (each user's period starts on its own day).
+        let added: i64 = daily
+            .iter()
+            .filter(|(_, day, user, _, _)| *user == limited.user_id && *day >= limited.period_start)
+            .map(|(_, _, _, rx, txb)| rx + txb)
+            .sum();
+        let (used, before) = (limited.used, limited.used - added);
+        if used >= limited.limit && before < limited.limit {
+            crossed.push(limited.user_id);
+        }
+        // 80% of the limit: a warning by email, once per period.
+        if used.saturating_mul(5) >= limited.limit.saturating_mul(4)
+            && before.saturating_mul(5) < limited.limit.saturating_mul(4)
+        {
+            usage::queue_warning(&mut tx, public_url, &limited).await?;
+        }
+    }
     let acked_seq = store::connections::advance_watermark(&mut tx, node_id, watermark).await?;
     tx.commit().await?;
 

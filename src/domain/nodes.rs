@@ -182,8 +182,7 @@ pub async fn bundle(pool: &PgPool, vault: &Vault, pki: &Pki, node: &Node) -> Res
         Some(sealed) => vault.open_string(sealed, &node_key_owner(&node.wg_public_key)).map_err(PkiSetupError::from)?,
         None => "<the node's own private key>".to_owned(),
     };
-    let period = super::usage::period_start(time::OffsetDateTime::now_utc());
-    let served = store::nodes::peers(pool, node.id, period).await?;
+    let served = store::nodes::peers(pool, node.id).await?;
     let peers: Vec<_> = served
         .iter()
         .filter(|p| p.protocol != "openvpn")

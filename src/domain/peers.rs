@@ -205,7 +205,7 @@ pub async fn for_node(pool: &PgPool, cache: &FragmentCache, req: &PeerRequest<'_
         .get_or_render(&body_name, &owner, || async {
             let node = store::nodes::find(pool, req.node_id).await?.ok_or(sqlx::Error::RowNotFound)?;
             let netmask = Pool::parse(&node.address_pool).map_or(Ipv4Addr::BROADCAST, |p| p.openvpn_subnet().1);
-            let rows = store::nodes::peers(pool, req.node_id, period).await?;
+            let rows = store::nodes::peers(pool, req.node_id).await?;
             let list = build(req.node_name, req.poll_interval_secs, rows, netmask);
             Ok::<_, sqlx::Error>(serde_json::to_string(&list).expect("peers serialise"))
         })

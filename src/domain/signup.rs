@@ -74,8 +74,9 @@ pub fn validate(form: &SignupForm) -> FieldErrors {
     errors
 }
 
-/// Creates the account; the database's unique constraints decide a race for a name.
-pub async fn sign_up(pool: &PgPool, form: &SignupForm) -> Result<i64, SignupError> {
+/// Creates the account, with the email that confirms its address queued in the same
+/// transaction; the database's unique constraints decide a race for a name.
+pub async fn sign_up(pool: &PgPool, public_url: &str, form: &SignupForm) -> Result<i64, SignupError> {
     let errors = validate(form);
     if !errors.is_empty() {
         return Err(SignupError::Invalid(errors));
@@ -85,8 +86,12 @@ pub async fn sign_up(pool: &PgPool, form: &SignupForm) -> Result<i64, SignupErro
         return Err(SignupError::Invalid(FieldErrors::single("username", "This username is taken.")));
     }
     let hash = password::hash(&form.password).await;
-    match store::users::insert(pool, &form.username, form.email.trim(), &hash, "user").await {
+    let mut tx = pool.begin().await?;
+    let email = form.email.trim();
+    match store::users::insert(&mut tx, &form.username, email, &hash, "user", false).await {
         Ok(id) => {
+            super::email::queue_verification(&mut tx, public_url, id, &form.username, email).await?;
+            tx.commit().await?;
             log::info!(event = "user_signed_up", user_id = id; "user_signed_up");
             Ok(id)
         }
@@ -127,7 +132,8 @@ pub async fn create_admin(pool: &PgPool, username: &str, email: &str, password: 
         return Err(SignupError::Invalid(errors));
     }
     let hash = password::hash(password).await;
-    match store::users::insert(pool, username, email, &hash, "admin").await {
+    let mut conn = pool.acquire().await?;
+    match store::users::insert(&mut conn, username, email, &hash, "admin", true).await {
         Ok(id) => {
             log::info!(event = "admin_created", user_id = id; "admin_created");
             Ok(id)

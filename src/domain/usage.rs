@@ -1,5 +1,7 @@
 //! Usage and connection history as users see them, and the limits that decide who is served.
-//! Until plans exist a usage period is the calendar month (UTC) and the limit is per user.
+//! A usage period runs from the subscription's start in steps of the plan's period; without a
+//! subscription (the free plan) it is the calendar month (UTC). The limit is the plan's, capped
+//! by a per-user limit an operator may set.
 use super::peers;
 use crate::cache::{FragmentCache, SessionCache};
 use crate::store::{self, connections::HistoryRow};
@@ -10,7 +12,7 @@ use uuid::Uuid;
 pub const HISTORY_PAGE: i64 = 25;
 pub const CHART_DAYS: i64 = 30;
 
-/// The first day of the usage period `now` falls in.
+/// The first day of the calendar month `now` falls in (the free plan's usage period).
 pub fn period_start(now: OffsetDateTime) -> Date {
     now.date().replace_day(1).expect("day 1 exists")
 }
@@ -73,7 +75,15 @@ fn fill_days(rows: Vec<(Date, i64, i64)>, today: Date) -> Vec<DayUsage> {
 /// The user's usage (or one client's, when `client_id` is given; the limit is the user's).
 pub async fn overview(pool: &PgPool, user_id: i64, client_id: Option<Uuid>) -> sqlx::Result<UsageOverview> {
     let now = OffsetDateTime::now_utc();
-    let (start, today) = (period_start(now), now.date());
+    let entitled = store::billing::entitlement(pool, user_id).await?;
+    let (start, end) = match &entitled {
+        Some(e) if e.paid => {
+            let next = e.period_start + Duration::days(i64::from(e.period_days.unwrap_or(30)));
+            (e.period_start.date(), e.current_period_end.map_or(next, |end| end.min(next)).date())
+        }
+        _ => (period_start(now), period_end(now)),
+    };
+    let today = now.date();
     let from = start.min(today - Duration::days(CHART_DAYS - 1));
     let rows = match client_id {
         Some(id) => store::usage::client_days(pool, user_id, id, from).await?,
@@ -86,13 +96,32 @@ pub async fn overview(pool: &PgPool, user_id: i64, client_id: Option<Uuid>) -> s
     };
     Ok(UsageOverview {
         period_start: start,
-        period_end: period_end(now),
+        period_end: end,
         rx,
         tx,
-        limit: store::usage::data_limit(pool, user_id).await?,
+        limit: entitled.and_then(|e| e.data_limit_bytes),
         days: fill_days(rows, today),
         per_client,
     })
+}
+
+/// Queues the 80% warning for the user's current period, once (in the caller's transaction).
+pub async fn queue_warning(
+    conn: &mut sqlx::PgConnection,
+    public_url: &str,
+    u: &store::usage::LimitedUsage,
+) -> sqlx::Result<()> {
+    let mail = crate::views::email::usage_warning(
+        &u.username,
+        &human_bytes(u.used),
+        &human_bytes(u.limit),
+        &format!("{public_url}/usage"),
+    );
+    let once = format!("usage80:{}:{}", u.user_id, u.period_start);
+    if super::email::queue(conn, &u.email, &mail, Some(&once)).await? {
+        log::info!(event = "usage_warning_queued", user_id = u.user_id; "usage_warning_queued");
+    }
+    Ok(())
 }
 
 /// Where a history page starts: after the connection that started at `started_at` with `id`.

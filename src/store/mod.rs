@@ -1,9 +1,12 @@
 //! The only place that runs SQL.
+pub mod billing;
 pub mod clients;
 pub mod connections;
 pub mod nodes;
+pub mod outbox;
 pub mod pki;
 pub mod sessions;
+pub mod tickets;
 pub mod usage;
 pub mod users;
 

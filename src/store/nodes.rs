@@ -1,7 +1,7 @@
 use super::read;
 use super::violated_constraint;
 use sqlx::PgPool;
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -163,15 +163,12 @@ pub async fn heartbeat(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Which of a node's clients `c` (of user `u`) it serves; `period` is the parameter holding the
-/// period's first day.
-fn served(period: &str) -> String {
-    format!(
-        "c.status = 'active' AND u.status = 'active' AND c.address IS NOT NULL \
-         AND (u.data_limit_bytes IS NULL OR u.data_limit_bytes > (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) \
-              FROM usage_daily d WHERE d.user_id = u.id AND d.day >= {period}))"
-    )
-}
+/// Which of a node's clients `c` (of user `u`, entitled to `e`) it serves: active clients with an
+/// address, of active users with a plan (a current subscription or the free plan), within the
+/// plan's data limit for their current period.
+const SERVED: &str = "c.status = 'active' AND u.status = 'active' AND c.address IS NOT NULL AND e.plan_id IS NOT NULL \
+     AND (e.data_limit_bytes IS NULL OR e.data_limit_bytes > (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) \
+          FROM usage_daily d WHERE d.user_id = u.id AND d.day >= (e.period_start AT TIME ZONE 'UTC')::date))";
 
 /// One client a node must serve.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -182,17 +179,14 @@ pub struct PeerRow {
     pub address: String,
 }
 
-/// The clients node `node_id` must serve: active, of an active user, with an address, and
-/// whose user is within their data limit for the period starting `period_start`.
-pub async fn peers(pool: &PgPool, node_id: i64, period_start: Date) -> sqlx::Result<Vec<PeerRow>> {
+/// The clients node `node_id` must serve (`SERVED`).
+pub async fn peers(pool: &PgPool, node_id: i64) -> sqlx::Result<Vec<PeerRow>> {
     read(|| {
         sqlx::query_as::<_, PeerRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT c.id AS client_id, c.protocol, c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
-         WHERE c.node_id = $1 AND {} ORDER BY c.protocol, c.id",
-        served("$2")
-    )))
+            "SELECT c.id AS client_id, c.protocol, c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
+             JOIN entitlements e ON e.user_id = u.id WHERE c.node_id = $1 AND {SERVED} ORDER BY c.protocol, c.id"
+        )))
         .bind(node_id)
-        .bind(period_start)
         .fetch_all(pool)
     })
     .await
@@ -218,17 +212,16 @@ pub struct NodeStatus {
     pub has_token: bool,
 }
 
-pub async fn statuses(pool: &PgPool, period_start: Date) -> sqlx::Result<Vec<NodeStatus>> {
+pub async fn statuses(pool: &PgPool) -> sqlx::Result<Vec<NodeStatus>> {
     read(|| {
-sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, token_hash IS NOT NULL AS has_token, (SELECT count(*) FROM clients c \
-         JOIN users u ON u.id = c.user_id WHERE c.node_id = nodes.id AND {}) AS peers, \
-         (SELECT count(*) FROM connection_sessions s WHERE s.node_id = nodes.id AND s.ended_at IS NULL) AS open_sessions \
-         FROM nodes ORDER BY region, name",
-        served("$1")
-    )))
-    .bind(period_start)
-    .fetch_all(pool)
-})
+        sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, token_hash IS NOT NULL AS has_token, (SELECT count(*) FROM clients c \
+             JOIN users u ON u.id = c.user_id JOIN entitlements e ON e.user_id = u.id \
+             WHERE c.node_id = nodes.id AND {SERVED}) AS peers, \
+             (SELECT count(*) FROM connection_sessions s WHERE s.node_id = nodes.id AND s.ended_at IS NULL) AS open_sessions \
+             FROM nodes ORDER BY region, name"
+        )))
+        .fetch_all(pool)
+    })
     .await
 }

@@ -95,6 +95,14 @@ pub async fn delete_others(pool: &PgPool, user_id: i64, keep: &[u8]) -> sqlx::Re
         .await
 }
 
+/// Deletes every session of the user; the hashes they had.
+pub async fn delete_all(conn: &mut sqlx::PgConnection, user_id: i64) -> sqlx::Result<Vec<Vec<u8>>> {
+    sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn list_for_user(pool: &PgPool, user_id: i64) -> sqlx::Result<Vec<SessionInfo>> {
     read(|| {
         sqlx::query_as::<_, SessionInfo>(

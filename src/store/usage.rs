@@ -30,19 +30,28 @@ pub async fn add_daily(conn: &mut PgConnection, rows: &[(Uuid, Date, i64, i64, i
     Ok(())
 }
 
-/// For the users among `user_ids` who have a data limit: (user id, limit, bytes used since `from`).
-pub async fn limited_users_usage(
-    conn: &mut PgConnection,
-    user_ids: &[i64],
-    from: Date,
-) -> sqlx::Result<Vec<(i64, i64, i64)>> {
+/// A user with a data limit, and their use of it in the current period.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LimitedUsage {
+    pub user_id: i64,
+    pub limit: i64,
+    pub used: i64,
+    pub period_start: Date,
+    pub username: String,
+    pub email: String,
+}
+
+/// The users among `user_ids` who have a data limit, with what they used in their period.
+pub async fn limited_users_usage(conn: &mut PgConnection, user_ids: &[i64]) -> sqlx::Result<Vec<LimitedUsage>> {
     sqlx::query_as(
-        "SELECT u.id, u.data_limit_bytes, coalesce((SELECT sum(d.rx_bytes + d.tx_bytes) FROM usage_daily d \
-         WHERE d.user_id = u.id AND d.day >= $2), 0)::bigint FROM users u \
-         WHERE u.id = ANY($1) AND u.data_limit_bytes IS NOT NULL",
+        "SELECT u.id AS user_id, e.data_limit_bytes AS limit, (e.period_start AT TIME ZONE 'UTC')::date AS period_start, \
+         coalesce((SELECT sum(d.rx_bytes + d.tx_bytes) FROM usage_daily d \
+           WHERE d.user_id = u.id AND d.day >= (e.period_start AT TIME ZONE 'UTC')::date), 0)::bigint AS used, \
+         u.username::text AS username, u.email::text AS email \
+         FROM users u JOIN entitlements e ON e.user_id = u.id \
+         WHERE u.id = ANY($1) AND e.data_limit_bytes IS NOT NULL",
     )
     .bind(user_ids)
-    .bind(from)
     .fetch_all(conn)
     .await
 }

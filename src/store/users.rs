@@ -19,8 +19,12 @@ pub struct AccountSummary {
     pub created_at: OffsetDateTime,
     pub email_verified: bool,
     pub active_sessions: i64,
-    /// Past the data limit in the period that started on the given day.
+    /// Past the data limit in the current usage period.
     pub over_limit: bool,
+    /// The plan the user has now (a current subscription or the free plan), if any.
+    pub plan_name: Option<String>,
+    /// Paid until (a current subscription).
+    pub paid_until: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,21 +45,27 @@ fn conflict(error: sqlx::Error) -> Conflict {
     }
 }
 
+/// A new account; `verified`: its email address counts as confirmed (an admin made by the operator).
 pub async fn insert(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     username: &str,
     email: &str,
     password_hash: &str,
     role: &str,
+    verified: bool,
 ) -> Result<i64, Conflict> {
-    sqlx::query_scalar("INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4) RETURNING id")
-        .bind(username)
-        .bind(email)
-        .bind(password_hash)
-        .bind(role)
-        .fetch_one(pool)
-        .await
-        .map_err(conflict)
+    sqlx::query_scalar(
+        "INSERT INTO users (username, email, password_hash, role, email_verified_at) \
+         VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END) RETURNING id",
+    )
+    .bind(username)
+    .bind(email)
+    .bind(password_hash)
+    .bind(role)
+    .bind(verified)
+    .fetch_one(conn)
+    .await
+    .map_err(conflict)
 }
 
 /// The account whose username or email is `login` (both are case-insensitive).
@@ -76,41 +86,49 @@ pub async fn password_hash(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<S
         .await
 }
 
-pub async fn set_password_hash(pool: &PgPool, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
+pub async fn set_password_hash(conn: &mut sqlx::PgConnection, user_id: i64, password_hash: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
         .bind(user_id)
         .bind(password_hash)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
 
-pub async fn set_email(pool: &PgPool, user_id: i64, email: &str) -> Result<(), Conflict> {
+pub async fn set_email(conn: &mut sqlx::PgConnection, user_id: i64, email: &str) -> Result<(), Conflict> {
     sqlx::query("UPDATE users SET email = $2, email_verified_at = NULL, updated_at = now() WHERE id = $1")
         .bind(user_id)
         .bind(email)
-        .execute(pool)
+        .execute(conn)
         .await
         .map_err(conflict)?;
     Ok(())
 }
 
-pub async fn account_summary(
-    pool: &PgPool,
-    user_id: i64,
-    period_start: time::Date,
-) -> sqlx::Result<Option<AccountSummary>> {
+pub async fn account_summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<AccountSummary>> {
     read(|| {
         sqlx::query_as::<_, AccountSummary>(
             "SELECT u.username::text AS username, u.email::text AS email, u.role, u.created_at, \
-         u.email_verified_at IS NOT NULL AS email_verified, \
-         (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions, \
-         coalesce(u.data_limit_bytes <= (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) FROM usage_daily d \
-           WHERE d.user_id = u.id AND d.day >= $2), false) AS over_limit \
-         FROM users u WHERE u.id = $1",
+             u.email_verified_at IS NOT NULL AS email_verified, \
+             (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions, \
+             coalesce(e.data_limit_bytes <= (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) FROM usage_daily d \
+               WHERE d.user_id = u.id AND d.day >= (e.period_start AT TIME ZONE 'UTC')::date), false) AS over_limit, \
+             e.plan_name, CASE WHEN e.paid THEN e.current_period_end END AS paid_until \
+             FROM users u JOIN entitlements e ON e.user_id = u.id WHERE u.id = $1",
         )
         .bind(user_id)
-        .bind(period_start)
+        .fetch_optional(pool)
+    })
+    .await
+}
+
+/// The active account with this email address: (id, username, the address as stored).
+pub async fn find_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<(i64, String, String)>> {
+    read(|| {
+        sqlx::query_as(
+            "SELECT id, username::text, email::text FROM users WHERE email = $1::citext AND status = 'active'",
+        )
+        .bind(email)
         .fetch_optional(pool)
     })
     .await
@@ -180,4 +198,9 @@ pub async fn set_role(pool: &PgPool, user_id: i64, role: &str) -> sqlx::Result<O
         .await?;
     tx.commit().await?;
     Ok(Some(sessions))
+}
+
+/// The user's name and email address, for a message to them.
+pub async fn contact(conn: &mut sqlx::PgConnection, user_id: i64) -> sqlx::Result<(String, String)> {
+    sqlx::query_as("SELECT username::text, email::text FROM users WHERE id = $1").bind(user_id).fetch_one(conn).await
 }

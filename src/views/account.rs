@@ -9,6 +9,7 @@ pub struct AccountPage<'a> {
     pub sessions: &'a [SessionInfo],
     pub current_session_id: i64,
     pub email: &'a str,
+    pub email_verified: bool,
     pub password_errors: &'a FieldErrors,
     pub email_errors: &'a FieldErrors,
 }
@@ -27,6 +28,15 @@ pub fn account(ctx: &PageContext, p: &AccountPage) -> Markup {
         "Account",
         html! {
             h1 { "Account" }
+            @if !p.email_verified {
+                section #verify-email {
+                    p.form-error { "Your email address is not confirmed yet: follow the link we sent to " (p.email) " to create VPN clients." }
+                    form method="post" action="/account/verify-email" {
+                        (csrf_input(&ctx.csrf))
+                        button.secondary type="submit" { "Send the link again" }
+                    }
+                }
+            }
             (sessions(ctx, p.sessions, p.current_session_id))
             section #change-password {
                 h2 { "Change password" }

@@ -19,8 +19,7 @@ pub fn overview(ctx: &PageContext, o: &AdminOverview) -> Markup {
         "Admin",
         html! {
             h1 { "Admin" }
-            p { a href="/admin/nodes" { "VPN nodes" } }
-            p { "Users, payments and tickets panels arrive in later releases." }
+            p { a href="/admin/nodes" { "VPN nodes" } " · " a href="/admin/plans" { "Plans" } " · " a href="/admin/payments" { "Payments" } " · " a href="/admin/tickets" { "Tickets" } }
             dl #admin-figures {
                 dt { "Users" } dd #admin-users { (o.users) }
                 dt { "Fragment cache (this instance)" }

@@ -43,7 +43,51 @@ pub fn login(ctx: &PageContext, login: &str, next: Option<&str>, errors: &FieldE
                     (Field::new("password", "Password", "password").autocomplete("current-password").render(&FieldErrors::default()))
                     button type="submit" { "Log in" }
                 }
-                p { "New here? " a href="/signup" { "Create an account" } }
+                p { a href="/forgot-password" { "Forgot your password?" } " · New here? " a href="/signup" { "Create an account" } }
+            }
+        },
+    )
+}
+
+pub fn forgot_password(ctx: &PageContext, email: &str, errors: &FieldErrors, sent: bool) -> Markup {
+    page(
+        ctx,
+        "Forgot your password?",
+        html! {
+            article.narrow {
+                h1 { "Forgot your password?" }
+                @if sent {
+                    p.flash #reset-sent role="status" { (crate::domain::recovery::RESET_SENT) }
+                } @else {
+                    p { "Enter the email address of your account: we send it a link to choose a new password." }
+                    form method="post" action="/forgot-password" novalidate {
+                        (csrf_input(&ctx.csrf))
+                        (Field::new("email", "Email", "email").value(email).autocomplete("email").render(errors))
+                        button type="submit" { "Send the link" }
+                    }
+                }
+                p { a href="/login" { "Back to log in" } }
+            }
+        },
+    )
+}
+
+pub fn reset_password(ctx: &PageContext, token: &str, errors: &FieldErrors) -> Markup {
+    page(
+        ctx,
+        "Choose a new password",
+        html! {
+            article.narrow {
+                h1 { "Choose a new password" }
+                (form_error(errors, "token"))
+                form method="post" action="/reset-password" novalidate {
+                    (csrf_input(&ctx.csrf))
+                    input type="hidden" name="token" value=(token);
+                    (Field::new("password", "New password", "password").autocomplete("new-password")
+                        .hint("At least 10 characters; not a common password. Every session is signed out.").render(errors))
+                    (Field::new("password_confirm", "Repeat the new password", "password").autocomplete("new-password").render(errors))
+                    button type="submit" { "Set the new password" }
+                }
             }
         },
     )

@@ -33,7 +33,7 @@ pub fn clients_section(csrf: &str, s: &ClientsSection) -> Markup {
 }
 
 /// How many clients are active, and the table of them all.
-pub fn client_list(clients: &[ClientSummary], max_clients: u32) -> Markup {
+pub fn client_list(clients: &[ClientSummary], max_clients: i32) -> Markup {
     let active = clients.iter().filter(|c| c.status == "active").count();
     html! {
         p { (active) " of " (max_clients) " active clients." }

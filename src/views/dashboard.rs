@@ -26,7 +26,11 @@ pub fn account_summary(summary: &AccountSummary) -> Markup {
             }
             dl {
                 dt { "Username" } dd { (summary.username) }
-                dt { "Email" } dd #summary-email { (summary.email) @if !summary.email_verified { " " small { "(not verified yet)" } } }
+                dt { "Email" } dd #summary-email { (summary.email) @if !summary.email_verified { " " small { "(not confirmed yet: " a href="/account" { "confirm it" } ")" } } }
+                dt { "Plan" } dd #summary-plan {
+                    @match &summary.plan_name { Some(plan) => { (plan) }, None => { "None · " a href="/billing" { "choose a plan" } } }
+                    @if let Some(until) = summary.paid_until { " · paid until " (super::account::date(until)) }
+                }
                 dt { "Role" } dd { (summary.role) }
                 dt { "Member since" } dd { (super::account::date(summary.created_at)) }
                 dt { "Signed-in sessions" } dd #summary-sessions { (summary.active_sessions) }

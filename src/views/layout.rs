@@ -76,6 +76,8 @@ fn nav(ctx: &PageContext) -> Markup {
                 @if let Some(user) = &ctx.user {
                     li { a href="/dashboard" { "Dashboard" } }
                     li { a href="/usage" { "Usage" } }
+                    li { a href="/billing" { "Billing" } }
+                    li { a href="/support" { "Support" } }
                     @if user.is_admin { li { a href="/admin" { "Admin" } } }
                     li { a href="/account" { (user.username) } }
                     li { (logout_button(&ctx.csrf)) }

@@ -25,18 +25,3 @@ pub fn landing(ctx: &PageContext) -> Markup {
         },
     )
 }
-
-pub fn pricing(ctx: &PageContext) -> Markup {
-    page(
-        ctx,
-        "Pricing",
-        html! {
-            h1 { "Pricing" }
-            p { "Plans are coming soon. Every account can try the service with up to five devices in the meantime." }
-            div.plans {
-                article { header { strong { "Monthly" } } p { "Flexible, cancel any time." } footer { small { "Price to be announced" } } }
-                article { header { strong { "Yearly" } } p { "Two months free compared with monthly." } footer { small { "Price to be announced" } } }
-            }
-        },
-    )
-}

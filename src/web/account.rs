@@ -53,6 +53,7 @@ async fn render(
             sessions: &sessions,
             current_session_id: user.session.id,
             email: email.unwrap_or(&summary.email),
+            email_verified: summary.email_verified,
             password_errors,
             email_errors,
         },
@@ -112,14 +113,24 @@ async fn change_email(
     let (email, changed) = match forms::values(form.0) {
         Ok(f) => (
             Some(f.email.clone()),
-            accounts::change_email(db.pool(), user.user_id(), &f.email, &f.current_password).await,
+            accounts::change_email(
+                db.pool(),
+                portal.config.public_url.trim_end_matches('/'),
+                user.user_id(),
+                &f.email,
+                &f.current_password,
+            )
+            .await,
         ),
         Err(errors) => (None, Err(AccountError::Invalid(errors))),
     };
     match changed {
         Ok(()) => {
             portal.fragments.invalidate(&user.user_id().to_string()).await;
-            Ok(FormResponse::Done(Flash::success(Redirect::to("/account"), "Your email address is changed.")))
+            Ok(FormResponse::Done(Flash::success(
+                Redirect::to("/account"),
+                "Your email address is changed. Follow the link we sent to it to confirm it.",
+            )))
         }
         Err(AccountError::Invalid(errors)) => Ok(FormResponse::Page(unprocessable(
             render(&ctx, &user, db, email.as_deref(), &FieldErrors::default(), &errors).await?,

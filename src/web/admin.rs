@@ -73,7 +73,7 @@ fn blank_node_form() -> NodeForm {
 async fn node_rows(db: &Db, portal: &Portal) -> Result<Vec<NodeRow>, AppError> {
     let now = time::OffsetDateTime::now_utc();
     let poll = portal.config.node_poll_secs;
-    Ok(store::nodes::statuses(db.pool(), domain::usage::period_start(now))
+    Ok(store::nodes::statuses(db.pool())
         .await?
         .into_iter()
         .map(|status| NodeRow { online: domain::nodes::is_online(status.node.last_seen_at, poll, now), status })

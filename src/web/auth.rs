@@ -155,11 +155,15 @@ async fn signup_submit(
         password: fields.password,
         password_confirm: fields.password_confirm,
     };
-    match signup::sign_up(db.pool(), &signup).await {
+    match signup::sign_up(db.pool(), portal.config.public_url.trim_end_matches('/'), &signup).await {
         Ok(user_id) => {
             portal.limiter.hit(&limit).await;
             sign_in(user_id, &client, cookies, db, portal).await?;
-            let welcome = format!("Welcome to Phaze, {}!", signup.username);
+            let welcome = format!(
+                "Welcome to Phaze, {}! We sent a link to {}: follow it to confirm your address.",
+                signup.username,
+                signup.email.trim()
+            );
             Ok(FormResponse::Done(Flash::success(Redirect::to("/dashboard"), welcome)))
         }
         Err(SignupError::Invalid(errors)) => {

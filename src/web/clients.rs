@@ -53,7 +53,8 @@ pub async fn section(
     let list = cached
         .get_or_render(CLIENT_LIST, &user_id.to_string(), || async {
             let clients = portal.clients(db).list(user_id).await?;
-            Ok::<_, AppError>(views::clients::client_list(&clients, portal.config.max_clients).into_string())
+            let max = crate::domain::billing::entitlement(db.pool(), user_id).await?.map_or(0, |e| e.max_clients);
+            Ok::<_, AppError>(views::clients::client_list(&clients, max).into_string())
         })
         .await?;
     let render_options = |selected| async move {
@@ -109,6 +110,9 @@ async fn create(
         Err(e @ ClientError::AddressesHeld { .. }) => {
             (Status::UnprocessableEntity, FieldErrors::single("limit", e.user_message()), input)
         }
+        Err(e @ (ClientError::EmailUnverified | ClientError::NoPlan)) => {
+            (Status::Forbidden, FieldErrors::single("limit", e.to_string()), input)
+        }
         Err(ClientError::LimitReached { max }) => (
             Status::UnprocessableEntity,
             FieldErrors::single(
@@ -125,7 +129,7 @@ async fn create(
         return Ok(FormResponse::Page((status, clients)));
     }
     let summary = dashboard::summary_fragment(&user, db, &cached).await?;
-    Ok(FormResponse::Page(unprocessable(views::dashboard::dashboard(&ctx, summary, clients))))
+    Ok(FormResponse::Page((status, views::dashboard::dashboard(&ctx, summary, clients))))
 }
 
 /// The client's usage and connections, as its page shows them.

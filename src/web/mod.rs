@@ -1,8 +1,11 @@
 //! Server-rendered pages: parse the request, call the domain, choose the view. No SQL here.
 mod account;
 mod admin;
+mod admin_billing;
+mod admin_tickets;
 mod assets;
 mod auth;
+mod billing;
 mod catchers;
 mod clients;
 pub mod context;
@@ -11,7 +14,9 @@ mod forms;
 pub mod headers;
 mod health;
 mod public;
+mod recovery;
 mod responses;
+mod support;
 mod usage;
 
 pub use catchers::catchers;
@@ -21,13 +26,18 @@ pub fn routes() -> Vec<rocket::Route> {
     [
         public::routes(),
         auth::routes(),
+        billing::routes(),
         dashboard::routes(),
         clients::routes(),
         account::routes(),
         admin::routes(),
+        admin_billing::routes(),
+        admin_tickets::routes(),
+        support::routes(),
         health::routes(),
         assets::routes(),
         usage::routes(),
+        recovery::routes(),
     ]
     .concat()
 }

@@ -110,6 +110,15 @@ async fn sign_up_log_out_log_in_and_sign_out_in_chromium() {
     c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, "#account-summary", "browser@example.com").await;
     assert!(c.current_url().await.unwrap().path().ends_with("/dashboard"));
+    wait_for_text(&c, "#summary-email", "not confirmed yet").await;
+    // The confirmation email's link, followed in the browser.
+    let pool = sqlx::PgPool::connect(&server.database_url).await.unwrap();
+    let (_, text) = latest_email(&pool, "browser@example.com", "verify_address").await.expect("a confirmation email");
+    c.goto(&link_in(&text)).await.unwrap();
+    wait_for_text(&c, ".flash", "Your email address is confirmed").await;
+    wait_for_text(&c, "#summary-email", "browser@example.com").await;
+    let summary = c.find(Locator::Css("#summary-email")).await.unwrap().text().await.unwrap();
+    assert!(!summary.contains("not confirmed"), "{summary}");
 
     // The page loaded the fingerprinted htmx, and it runs under the CSP.
     let htmx_src: String = c

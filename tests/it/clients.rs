@@ -187,6 +187,7 @@ async fn addresses_are_unique_across_users_under_concurrency() {
         c.post("/signup").remote(random_loopback()).header(ContentType::Form).body(body).dispatch().await;
         users.push(c);
     }
+    sqlx::query("UPDATE users SET email_verified_at = now()").execute(&app.pool).await.unwrap();
     let mut attempts = Vec::new();
     for (u, c) in users.iter().enumerate() {
         let page = c.get("/dashboard").dispatch().await.into_string().await.unwrap();
@@ -332,7 +333,8 @@ async fn bad_client_input_gets_4xx_and_changes_nothing() {
 
 #[rocket::async_test]
 async fn revoke_and_create_cycles_cannot_hoard_a_nodes_addresses() {
-    let app = TestApp::spawn_with(|f| f.merge(("max_clients", 2)).merge(("client_changes_per_hour", 9))).await;
+    let app = TestApp::spawn_with(|f| f.merge(("client_changes_per_hour", 9))).await;
+    app.set_free_plan_clients(2).await;
     app.add_node("test-node", "vpn.test.example", "10.90.0.0/24").await;
     app.sign_up("hoarder").await;
     // Two active and two revoked (still holding their addresses) reach the quota of 2 x 2.

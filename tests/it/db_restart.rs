@@ -10,12 +10,9 @@ async fn killing_every_database_connection_under_load_fails_no_read_and_half_wri
     let app = TestApp::spawn().await;
     app.add_node("restart-node", "vpn.restart.example", "10.93.0.0/16").await;
     app.sign_up("restart_user").await;
+    app.set_free_plan_clients(100_000).await;
     let cookie = format!("phaze_session={}", app.session_cookie().unwrap());
-    let server = ServerProcess::start_with(
-        &app.database_url,
-        &[("PORTAL_MAX_CLIENTS", "100000"), ("PORTAL_CLIENT_CHANGES_PER_HOUR", "100000")],
-    )
-    .await;
+    let server = ServerProcess::start_with(&app.database_url, &[("PORTAL_CLIENT_CHANGES_PER_HOUR", "100000")]).await;
     let port = server.port;
     let (_, _, dashboard) = http(port, "GET", "/dashboard", &[("Cookie", &cookie)], "");
     let csrf = csrf_in(&dashboard).unwrap();

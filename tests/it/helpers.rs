@@ -127,6 +127,7 @@ pub fn figment(database_url: &str, redis_url: &str) -> rocket::figment::Figment 
         .merge(("databases.portal.max_connections", 4))
         .merge(("databases.redis.url", redis_url))
         .merge(("log_level", "off"))
+        .merge(("mail_dir", tempdir().join("mail")))
 }
 
 impl TestApp {
@@ -178,7 +179,19 @@ impl TestApp {
         self.client.post(action.to_owned()).remote(self.ip).header(ContentType::Form).body(body).dispatch().await
     }
 
+    /// Signs up, and confirms the address as the link in the email would (`sign_up_unconfirmed`
+    /// leaves it, for the tests of that link).
     pub async fn sign_up(&self, username: &str) -> LocalResponse<'_> {
+        let response = self.sign_up_unconfirmed(username).await;
+        sqlx::query("UPDATE users SET email_verified_at = now() WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        response
+    }
+
+    pub async fn sign_up_unconfirmed(&self, username: &str) -> LocalResponse<'_> {
         let email = format!("{username}@example.com");
         self.submit(
             "/signup",
@@ -201,6 +214,11 @@ impl TestApp {
         phaze_portal::domain::signup::create_admin(&self.pool, username, &format!("{username}@example.com"), PASSWORD)
             .await
             .unwrap();
+    }
+
+    /// Devices the free plan (what every user without a subscription has) allows.
+    pub async fn set_free_plan_clients(&self, max: i32) {
+        sqlx::query("UPDATE plans SET max_clients = $1 WHERE free").bind(max).execute(&self.pool).await.unwrap();
     }
 
     pub fn session_cookie(&self) -> Option<String> {
@@ -282,6 +300,8 @@ impl ServerProcess {
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis.url())
+            .env("PORTAL_MAIL_DIR", tempdir().join("mail"))
+            .env("PORTAL_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .envs(env.iter().copied())
             .stdout(log)
             .stderr(Stdio::inherit())
@@ -470,4 +490,28 @@ pub fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("phaze-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The newest email of `kind` queued for `to`: (subject, text part).
+pub async fn latest_email(pool: &PgPool, to: &str, kind: &str) -> Option<(String, String)> {
+    sqlx::query_as(
+        "SELECT subject, text_body FROM email_outbox WHERE to_address = $1 AND kind = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(to)
+    .bind(kind)
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
+/// The first link in an email's text.
+pub fn link_in(text: &str) -> String {
+    let start = text.find("http").expect("a link in the email");
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// A link's path and query, to follow it on the in-process client.
+pub fn path_of(link: &str) -> String {
+    let after_scheme = link.split_once("://").map_or(link, |(_, rest)| rest);
+    after_scheme.find('/').map_or("/".into(), |i| after_scheme[i..].to_owned())
 }

@@ -4,10 +4,12 @@ mod helpers;
 
 mod account;
 mod bad_input;
+mod billing;
 mod browser;
 mod cli;
 mod clients;
 mod db_restart;
+mod email;
 mod fragment_cache;
 mod health;
 mod logs;

@@ -242,10 +242,15 @@ async fn revoked_suspended_and_over_limit_clients_leave_the_list_at_once_on_ever
     assert!(page.contains("id=\"over-limit\""), "the user sees it");
     let (_, dashboard) = app.page("/dashboard").await;
     assert!(dashboard.contains("id=\"summary-over-limit\""), "on the dashboard too");
-    // The next period starts afresh: the same query for next month's first day serves them.
-    let next_month = phaze_portal::domain::usage::period_end(time::OffsetDateTime::now_utc());
+    // The next period starts afresh: with the traffic moved into the last period (as if the
+    // month turned), the same query serves them.
     let node_id: i64 = sqlx::query_scalar("SELECT id FROM nodes").fetch_one(&app.pool).await.unwrap();
-    let next = phaze_portal::store::nodes::peers(&app.pool, node_id, next_month).await.unwrap();
+    sqlx::query("UPDATE usage_daily SET day = date_trunc('month', now())::date - 1 WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let next = phaze_portal::store::nodes::peers(&app.pool, node_id).await.unwrap();
     assert_eq!(next.len(), 1, "a new period serves the client again");
     phaze_portal::domain::usage::set_data_limit(&app.pool, &portal.fragments, user_id, Some(10_000_000)).await.unwrap();
     expect(peers(&other, &token, Some(&e)).await, &[phone], "a raised limit brings them back");
