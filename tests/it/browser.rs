@@ -185,3 +185,109 @@ async fn sign_up_log_out_log_in_and_sign_out_in_chromium() {
     let log = server.stop();
     assert!(!log.contains(PASSWORD));
 }
+
+/// Signs up in the browser and follows the confirmation email's link.
+async fn sign_up_and_confirm(c: &fantoccini::Client, server: &ServerProcess, pool: &sqlx::PgPool, username: &str) {
+    c.goto(&server.url("/signup")).await.unwrap();
+    fill(c, "#username", username).await;
+    fill(c, "#email", &format!("{username}@example.com")).await;
+    fill(c, "#password", PASSWORD).await;
+    fill(c, "#password_confirm", PASSWORD).await;
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(c, "#account-summary", username).await;
+    let (_, text) = latest_email(pool, &format!("{username}@example.com"), "verify_address").await.unwrap();
+    c.goto(&link_in(&text)).await.unwrap();
+    wait_for_text(c, ".flash", "Your email address is confirmed").await;
+}
+
+#[rocket::async_test]
+async fn a_user_buys_a_plan_by_transfer_and_gets_support_in_chromium() {
+    let server = ServerProcess::start().await;
+    let pool = sqlx::PgPool::connect(&server.database_url).await.unwrap();
+    // The admin works from another instance on the same database.
+    let admin = TestApp::on_database(server.database_url.clone(), |f| f).await;
+    admin.create_admin("boss").await;
+    admin.log_in("boss", PASSWORD).await;
+    let plan = [
+        ("name", "Monthly"),
+        ("price", "7.50"),
+        ("currency", "EUR"),
+        ("period_days", "30"),
+        ("max_clients", "5"),
+        ("active", "true"),
+    ];
+    let r = admin.submit("/admin/plans", "/admin/plans", &plan).await;
+    assert_eq!(r.status(), rocket::http::Status::SeeOther);
+    drop(r);
+    let plan_id: i64 =
+        sqlx::query_scalar("SELECT id FROM plans WHERE name = 'Monthly'").fetch_one(&pool).await.unwrap();
+
+    let (c, _driver, _profile) = browser().await;
+    sign_up_and_confirm(&c, &server, &pool, "shopper").await;
+    c.goto(&server.url("/pricing")).await.unwrap();
+    wait_for_text(&c, "#plan-cards", "7.50 EUR").await;
+    c.find(Locator::LinkText("Choose Monthly")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#plan-name", "Free").await;
+    c.find(Locator::Css(&format!("#plan-{plan_id} button"))).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#payment-status", "Waiting for payment").await;
+    let reference = c.find(Locator::Css("#payment-reference")).await.unwrap().text().await.unwrap();
+    assert!(reference.starts_with("PHZ-"), "{reference}");
+    let payment: uuid::Uuid = sqlx::query_scalar("SELECT id FROM payments WHERE provider_ref = $1")
+        .bind(&reference)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    // The admin finds the reference on the bank statement and marks it paid.
+    let (_, queue) = admin.page("/admin/payments?status=pending").await;
+    assert!(queue.contains(&reference));
+    let r = admin.submit("/admin/payments", &format!("/admin/payments/{payment}/paid"), &[]).await;
+    assert_eq!(r.status(), rocket::http::Status::SeeOther);
+    drop(r);
+    let end: time::OffsetDateTime =
+        sqlx::query_scalar("SELECT current_period_end FROM subscriptions").fetch_one(&pool).await.unwrap();
+    c.goto(&server.url("/billing")).await.unwrap();
+    wait_for_text(&c, "#plan-name", "Monthly").await;
+    let shown = format!("{}-{:02}-{:02}", end.year(), u8::from(end.month()), end.day());
+    wait_for_text(&c, "#period-end", &shown).await;
+    wait_for_text(&c, "#payments", "Paid").await;
+    let shot = c.screenshot().await.unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-billing.png"), &shot).unwrap();
+
+    // Support: a ticket, and the admin's reply appearing on the open page by htmx polling.
+    c.goto(&server.url("/support")).await.unwrap();
+    fill(&c, "#subject", "Which server for streaming?").await;
+    fill(&c, "#body", "Hello,\nwhich server should I use?").await;
+    c.find(Locator::Css("#new-ticket button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#ticket-status", "Open").await;
+    let ticket: i64 = sqlx::query_scalar("SELECT id FROM tickets").fetch_one(&pool).await.unwrap();
+    c.execute("window.phazeMarker = 'still here'", vec![]).await.unwrap();
+    let r = admin
+        .submit(
+            &format!("/admin/tickets/{ticket}"),
+            &format!("/admin/tickets/{ticket}/reply"),
+            &[("body", "Use fra-1, it is closest to you.")],
+        )
+        .await;
+    assert_eq!(r.status(), rocket::http::Status::SeeOther);
+    drop(r);
+    wait_for_text_within(&c, "#messages", "Use fra-1, it is closest to you.", Duration::from_secs(25)).await;
+    let marker = c.execute("return window.phazeMarker", vec![]).await.unwrap();
+    assert_eq!(marker, serde_json::json!("still here"), "polled in, not reloaded");
+    c.close().await.unwrap();
+    server.stop();
+}
+
+/// As `wait_for_text`, for longer waits (a poll interval).
+async fn wait_for_text_within(c: &fantoccini::Client, css: &str, expected: &str, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Ok(element) = c.find(Locator::Css(css)).await {
+            if element.text().await.is_ok_and(|t| t.contains(expected)) {
+                return;
+            }
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{css} never showed {expected:?} within {within:?}");
+}

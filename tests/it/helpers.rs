@@ -136,7 +136,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment) -> Self {
-        let database_url = fresh_database().await;
+        Self::on_database(fresh_database().await, configure).await
+    }
+
+    /// An in-process portal on an existing database (e.g. an admin beside a browser's server).
+    pub async fn on_database(
+        database_url: String,
+        configure: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+    ) -> Self {
         let redis = RedisServer::start();
         let client = Client::tracked(app::rocket(configure(figment(&database_url, &redis.url()))))
             .await
