@@ -49,18 +49,24 @@ loggers:
   hyper: { level: warn }
 YAML
 serve() {
-  # The bench users may have many clients (a timed burst of creations is below).
-  PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false PORTAL_MAX_CLIENTS=100000 \
+  PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false \
     PORTAL_CLIENT_CHANGES_PER_HOUR=10000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 1 500); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.01; done
 }
 serve
+# The bench users may have many clients (a timed burst of creations is below): the free plan,
+# which every user without a subscription has, allows them.
+psql "$DATABASE_URL" -q -c "UPDATE plans SET max_clients = 100000 WHERE free"
+
+# Bench accounts confirm their address as the emailed link would.
+confirm_emails() { psql "$DATABASE_URL" -q -c "UPDATE users SET email_verified_at = now() WHERE email_verified_at IS NULL"; }
 
 # One real account through the web, then the rest of the users straight into the table.
 jar=$work/jar
 csrf=$(curl -s -c "$jar" "$BASE/signup" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
 curl -s -b "$jar" -c "$jar" -o /dev/null -d "_csrf=$csrf&username=bench&email=bench%40example.com&password=violet-tractor-harbour&password_confirm=violet-tractor-harbour" "$BASE/signup"
+confirm_emails
 session=$(awk '$6 == "phaze_session" {print $7}' "$jar")
 anon=$(awk '$6 == "phaze_csrf" {print $7}' "$jar")
 [ -n "$session" ] || { echo "could not sign up the bench user" >&2; exit 1; }
@@ -125,6 +131,7 @@ done
 jar5=$work/jar5
 csrf=$(curl -s -c "$jar5" "$BASE/signup" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
 curl -s -b "$jar5" -c "$jar5" -o /dev/null -d "_csrf=$csrf&username=bench5&email=bench5%40example.com&password=violet-tractor-harbour&password_confirm=violet-tractor-harbour" "$BASE/signup"
+confirm_emails
 session5=$(awk '$6 == "phaze_session" {print $7}' "$jar5")
 token5=$(csrf_of "$session5")
 for proto in wireguard openvpn phazevpn wireguard phazevpn; do
@@ -139,6 +146,7 @@ create_node=$(psql "$DATABASE_URL" -tAc "SELECT id FROM nodes WHERE name = 'benc
 jarc=$work/jarc
 csrf=$(curl -s -c "$jarc" "$BASE/signup" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
 curl -s -b "$jarc" -c "$jarc" -o /dev/null -d "_csrf=$csrf&username=creator&email=creator%40example.com&password=violet-tractor-harbour&password_confirm=violet-tractor-harbour" "$BASE/signup"
+confirm_emails
 session_c=$(awk '$6 == "phaze_session" {print $7}' "$jarc")
 token_c=$(csrf_of "$session_c")
 cat > "$work/create.lua" <<LUA

@@ -231,6 +231,30 @@ async fn seed_demo_node(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), St
     Ok(())
 }
 
+/// Two paid plans for the demo, unless the operator has made paid plans already.
+async fn seed_demo_plans(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), String> {
+    let plans = crate::store::billing::plans(pool, false).await.map_err(|e| e.to_string())?;
+    if plans.iter().any(|p| !p.free) {
+        return Ok(());
+    }
+    let cache = fragments(figment)?;
+    for (name, price, days, devices) in [("Monthly", "4.99", "30", "5"), ("Yearly", "49.00", "365", "10")] {
+        let form = crate::domain::billing::PlanForm {
+            name: name.into(),
+            price: price.into(),
+            currency: "EUR".into(),
+            period_days: days.into(),
+            max_clients: devices.into(),
+            data_limit_gb: String::new(),
+            active: true,
+            free: false,
+        };
+        crate::domain::billing::save_plan(pool, &cache, None, &form).await.map_err(|e| e.to_string())?;
+    }
+    println!("Demo plans Monthly (4.99 EUR) and Yearly (49.00 EUR) added; edit them at /admin/plans.");
+    Ok(())
+}
+
 async fn set_user_status(figment: &Figment, user: &str, suspend: bool) -> Result<(), String> {
     let pool = pool(figment).await?;
     let id = user_id(&pool, user).await?;
@@ -262,12 +286,14 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
             let pool = pool(&figment).await?;
             if store::users::admin_exists(&pool).await.map_err(|e| e.to_string())? {
                 println!("An admin account already exists; its password was printed when it was created.");
+                seed_demo_plans(&pool, &figment).await?;
                 return seed_demo_node(&pool, &figment).await;
             }
             let (password, _) = crate::auth::tokens::new_token();
             let password = &password[..20];
             signup::create_admin(&pool, "admin", "admin@example.com", password).await.map_err(describe)?;
             println!("Demo admin created. Log in with:\n  username: admin\n  password: {password}\n(shown only this once; change it on the account page)");
+            seed_demo_plans(&pool, &figment).await?;
             seed_demo_node(&pool, &figment).await?;
         }
         Command::AddNode(args) => {

@@ -173,3 +173,55 @@ async fn a_multipart_form_gets_no_more_room_than_a_plain_one() {
     assert_client_error(status, "oversized multipart");
     assert!(!text.contains("Wrong username, email or password."), "refused before the login was tried: {status}");
 }
+
+#[rocket::async_test]
+async fn hostile_billing_support_and_reset_input_gets_4xx_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    app.sign_up("hostile_buyer").await;
+    let token = app.csrf("/billing").await;
+    let huge = "x".repeat(20 * 1024);
+    let posts: Vec<(&str, String)> = vec![
+        ("/billing/checkout", format!("_csrf={token}&plan=abc&method=manual&idempotency_key=k")),
+        ("/billing/checkout", format!("_csrf={token}&plan=99999&method=manual&idempotency_key=k")),
+        ("/billing/checkout", format!("_csrf={token}&plan=1&method=bitcoin&idempotency_key=k")),
+        ("/billing/checkout", format!("_csrf={token}&plan=1&method=manual&idempotency_key={huge}")),
+        ("/billing/checkout", format!("_csrf={token}&plan=1&method=card&idempotency_key=k")),
+        ("/billing/checkout", format!("_csrf={token}&plan=%00&method=%FF&idempotency_key=%00")),
+        ("/support/tickets", format!("_csrf={token}&subject=%00%00%00&category=technical&body=hi")),
+        ("/support/tickets", format!("_csrf={token}&subject=Fine%20subject&category=technical&body=a%00b")),
+        ("/support/tickets", format!("_csrf={token}&subject={huge}&category=other&body=hi")),
+        ("/support/tickets", format!("_csrf={token}")),
+        ("/support/tickets/abc/reply", format!("_csrf={token}&body=hi")),
+        ("/support/tickets/99999/reply", format!("_csrf={token}&body=hi")),
+        ("/forgot-password", format!("_csrf={token}&email=not-an-address")),
+        ("/forgot-password", format!("_csrf={token}&email=%00%40example.com")),
+        (
+            "/reset-password",
+            format!("_csrf={token}&token=x&password=long-enough-pass&password_confirm=long-enough-pass"),
+        ),
+        ("/reset-password", format!("_csrf={token}&token={huge}&password=a&password_confirm=b")),
+        ("/webhooks/stripe", "{}".to_owned()),
+    ];
+    for (path, body) in posts {
+        let r = app.post_raw(path, body.as_bytes()).await;
+        let what = format!("{path} {}", &body[..body.len().min(80)]);
+        assert_client_error(r.status(), &what);
+    }
+    for path in [
+        "/billing/payments/not-a-uuid",
+        "/billing/receipts/00000000-0000-0000-0000-000000000000",
+        "/verify-email?token=%00",
+    ] {
+        let (status, _) = app.page(path).await;
+        assert_client_error(status, path);
+    }
+    let r = app.client.post("/webhooks/stripe").header(ContentType::JSON).body(vec![b'x'; 300 * 1024]).dispatch().await;
+    assert_eq!(r.status(), Status::PayloadTooLarge);
+    drop(r);
+    let (payments, tickets): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM payments), (SELECT count(*) FROM tickets)")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((payments, tickets), (0, 0), "nothing written");
+}

@@ -68,6 +68,13 @@ async fn seed_demo_prints_a_working_admin_login_once() {
     );
     assert_eq!(status, 303);
     assert!(headers.iter().any(|(k, v)| k == "location" && v == "/dashboard"));
+    let (_, _, pricing) = http(server.port, "GET", "/pricing", &[], "");
+    assert!(pricing.contains("4.99 EUR") && pricing.contains("49.00 EUR"), "demo plans on offer");
     let (ok, out) = portal(&database_url, &["seed-demo"], "");
     assert!(ok && !out.contains(&password), "printed only once");
+    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
+        .fetch_one(&sqlx::PgPool::connect(&database_url).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(plans, 3, "the free plan and two demo plans, added once");
 }
