@@ -77,6 +77,13 @@ pub enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Turn off a user's two-factor sign-in (they lost their device): recovery codes deleted,
+    /// every session ended; they sign in with their password and may set it up again.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -363,6 +370,18 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
                 },
             )?;
             println!("{user} is now {role}");
+        }
+        Command::ResetTwoFactor { user } => {
+            let pool = pool(&figment).await?;
+            let id = user_id(&pool, &user).await?;
+            let sessions =
+                crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?, crate::cache::NearCache::off());
+            let was_on = crate::domain::two_factor::reset(&pool, &sessions, id).await.map_err(|e| e.to_string())?;
+            if was_on {
+                println!("{user}'s two-factor sign-in is off, and every session of theirs is ended");
+            } else {
+                println!("{user} had no two-factor sign-in; their sessions are ended");
+            }
         }
     }
     Ok(())

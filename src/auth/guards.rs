@@ -61,8 +61,13 @@ impl<'r> FromRequest<'r> for CurrentUser {
     }
 }
 
-/// A signed-in administrator; anyone else signed in gets 403.
+/// A signed-in administrator whose session used two factors; anyone else signed in gets 403,
+/// and an admin without them is sent to set up two-factor sign-in (see `NeedsTwoFactor`).
 pub struct Admin(pub CurrentUser);
+
+/// Set on a request refused only because the admin has not signed in with two factors: the 403
+/// catcher sends them to the setup page instead of an error.
+pub struct NeedsTwoFactor(pub bool);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Admin {
@@ -70,9 +75,12 @@ impl<'r> FromRequest<'r> for Admin {
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let user = try_outcome!(req.guard::<CurrentUser>().await);
-        if user.session.is_admin() {
+        if user.session.admin_ready() {
             Outcome::Success(Admin(user))
         } else {
+            if user.session.is_admin() {
+                req.local_cache(|| NeedsTwoFactor(true));
+            }
             Outcome::Error((Status::Forbidden, ()))
         }
     }

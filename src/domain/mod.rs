@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod signup;
 pub mod tickets;
 pub mod turns;
+pub mod two_factor;
 pub mod usage;
 pub mod webhooks;
 

@@ -20,11 +20,20 @@ pub struct ActiveSession {
     pub last_seen_at: OffsetDateTime,
     #[serde(with = "time::serde::timestamp")]
     pub expires_at: OffsetDateTime,
+    /// The session was started with a second factor.
+    pub two_factor: bool,
+    /// The account has two-factor sign-in on.
+    pub totp: bool,
 }
 
 impl ActiveSession {
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
+    }
+
+    /// An admin may use the admin pages only with TOTP on and this session signed in with it.
+    pub fn admin_ready(&self) -> bool {
+        self.is_admin() && self.totp && self.two_factor
     }
 }
 
@@ -37,6 +46,7 @@ pub struct SessionInfo {
     pub expires_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub two_factor: bool,
 }
 
 /// Sliding expiry is written at most this often per session.
@@ -49,12 +59,14 @@ pub struct Sessions<'a> {
 }
 
 impl Sessions<'_> {
-    /// Starts a session for a user who just proved who they are; returns the cookie token.
+    /// Starts a session for a user who just proved who they are (`two_factor`: with a second
+    /// factor too); returns the cookie token.
     pub async fn start(
         &self,
         user_id: i64,
         ip: Option<&str>,
         user_agent: Option<&str>,
+        two_factor: bool,
     ) -> sqlx::Result<(String, ActiveSession)> {
         let (token, token_hash) = tokens::new_token();
         let (csrf_token, _) = tokens::new_token();
@@ -70,6 +82,7 @@ impl Sessions<'_> {
                 expires_at: OffsetDateTime::now_utc() + idle.min(absolute),
                 ip,
                 user_agent: user_agent.as_deref(),
+                two_factor,
             },
         )
         .await?;

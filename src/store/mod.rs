@@ -7,6 +7,7 @@ pub mod outbox;
 pub mod pki;
 pub mod sessions;
 pub mod tickets;
+pub mod two_factor;
 pub mod usage;
 pub mod users;
 

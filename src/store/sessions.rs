@@ -10,19 +10,21 @@ pub struct NewSession<'a> {
     pub expires_at: OffsetDateTime,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub two_factor: bool,
 }
 
 /// The columns of an `ActiveSession`, from `s` (sessions) joined to `u` (users).
 macro_rules! active_session_columns {
     () => {
-        "s.id, s.user_id, u.username::text AS username, u.role, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at"
+        "s.id, s.user_id, u.username::text AS username, u.role, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
+         s.two_factor, u.totp_enabled_at IS NOT NULL AS totp"
     };
 }
 
 pub async fn insert(pool: &PgPool, new: NewSession<'_>) -> sqlx::Result<ActiveSession> {
     sqlx::query_as::<_, ActiveSession>(concat!(
-        "WITH s AS (INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *) SELECT ",
+        "WITH s AS (INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, ip, user_agent, two_factor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *) SELECT ",
         active_session_columns!(),
         " FROM s JOIN users u ON u.id = s.user_id"
     ))
@@ -32,6 +34,7 @@ pub async fn insert(pool: &PgPool, new: NewSession<'_>) -> sqlx::Result<ActiveSe
     .bind(new.expires_at)
     .bind(new.ip)
     .bind(new.user_agent)
+    .bind(new.two_factor)
     .fetch_one(pool)
     .await
 }
@@ -106,7 +109,7 @@ pub async fn delete_all(conn: &mut sqlx::PgConnection, user_id: i64) -> sqlx::Re
 pub async fn list_for_user(pool: &PgPool, user_id: i64) -> sqlx::Result<Vec<SessionInfo>> {
     read(|| {
         sqlx::query_as::<_, SessionInfo>(
-            "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions \
+            "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent, two_factor FROM sessions \
          WHERE user_id = $1 AND expires_at > now() ORDER BY last_seen_at DESC LIMIT 100",
         )
         .bind(user_id)

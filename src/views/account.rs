@@ -38,6 +38,10 @@ pub fn account(ctx: &PageContext, p: &AccountPage) -> Markup {
                 }
             }
             (sessions(ctx, p.sessions, p.current_session_id))
+            section #two-factor {
+                h2 { "Two-factor sign-in" }
+                p { a href="/account/two-factor" { "Manage two-factor sign-in and recovery codes" } }
+            }
             section #change-password {
                 h2 { "Change password" }
                 form method="post" action="/account/password" novalidate {
@@ -67,7 +71,7 @@ fn sessions(ctx: &PageContext, sessions: &[SessionInfo], current: i64) -> Markup
         section #sessions {
             h2 { "Signed-in sessions" }
             table {
-                thead { tr { th { "Device" } th { "IP address" } th { "Signed in" } th { "Last active" } th {} } }
+                thead { tr { th { "Device" } th { "IP address" } th { "Signed in" } th { "Last active" } th { "Two-factor" } th {} } }
                 tbody {
                     @for s in sessions {
                         tr {
@@ -75,6 +79,7 @@ fn sessions(ctx: &PageContext, sessions: &[SessionInfo], current: i64) -> Markup
                             td { (s.ip.as_deref().unwrap_or("unknown")) }
                             td { (date_time(s.created_at)) }
                             td { (date_time(s.last_seen_at)) }
+                            td.two-factor { @if s.two_factor { "yes" } @else { "no" } }
                             td {
                                 @if s.id == current {
                                     strong { "This session" }

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod layout;
 pub mod public;
 pub mod tickets;
+pub mod two_factor;
 pub mod usage;
 
 pub use layout::{page, Flash, NavUser, PageContext};

@@ -6,6 +6,7 @@ use crate::cache::Decision;
 use crate::db::Db;
 use crate::domain::accounts::{self, AccountError};
 use crate::domain::signup::{self, SignupError, SignupForm};
+use crate::domain::two_factor;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::state::Portal;
@@ -107,8 +108,9 @@ pub fn set_session_cookie(cookies: &CookieJar<'_>, token: String, portal: &Porta
 }
 
 /// A new session id on every sign-in; the one the browser had before is ended.
-async fn sign_in(
+pub(super) async fn sign_in(
     user_id: i64,
+    two_factor: bool,
     client: &ClientInfo,
     cookies: &CookieJar<'_>,
     db: &Db,
@@ -118,7 +120,7 @@ async fn sign_in(
     if let Some(old) = cookies.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
         sessions.end(&old).await?;
     }
-    let (token, _) = sessions.start(user_id, Some(&client.ip), client.user_agent.as_deref()).await?;
+    let (token, _) = sessions.start(user_id, Some(&client.ip), client.user_agent.as_deref(), two_factor).await?;
     set_session_cookie(cookies, token, portal);
     portal.fragments.invalidate(&user_id.to_string()).await;
     Ok(())
@@ -158,7 +160,7 @@ async fn signup_submit(
     match signup::sign_up(db.pool(), portal.config.public_url.trim_end_matches('/'), &signup).await {
         Ok(user_id) => {
             portal.limiter.hit(&limit).await;
-            sign_in(user_id, &client, cookies, db, portal).await?;
+            sign_in(user_id, false, &client, cookies, db, portal).await?;
             let welcome = format!(
                 "Welcome to Phaze, {}! We sent a link to {}: follow it to confirm your address.",
                 signup.username,
@@ -195,8 +197,15 @@ async fn login_submit(
     let next = safe_next(fields.next.as_deref());
     match accounts::log_in(db.pool(), &portal.limiter, &portal.rules, &client.ip, &fields.login, &fields.password).await
     {
+        Ok(user_id) if two_factor::enabled(db.pool(), user_id).await? => {
+            // Half signed in: the code is asked for next, for five minutes, in this browser only.
+            let token = two_factor::challenge(db.pool(), user_id).await?;
+            super::two_factor::set_challenge_cookie(cookies, token, portal);
+            let next = next.map(|n| format!("?next={}", rocket::http::RawStr::new(&n).percent_encode()));
+            Ok(FormResponse::Redirect(Redirect::to(format!("/login/two-factor{}", next.unwrap_or_default()))))
+        }
         Ok(user_id) => {
-            sign_in(user_id, &client, cookies, db, portal).await?;
+            sign_in(user_id, false, &client, cookies, db, portal).await?;
             Ok(FormResponse::Redirect(Redirect::to(next.unwrap_or_else(|| "/dashboard".into()))))
         }
         Err(AccountError::Invalid(errors)) => {

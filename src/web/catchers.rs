@@ -7,7 +7,7 @@ use rocket::response::{self, Redirect, Responder};
 use rocket::{catch, catchers, Catcher};
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![unauthorized, any_error]
+    catchers![unauthorized, forbidden, any_error]
 }
 
 pub struct ErrorPage(Status);
@@ -38,6 +38,18 @@ fn unauthorized(req: &Request<'_>) -> Result<Redirect, ErrorPage> {
     let next =
         if req.method() == rocket::http::Method::Get { req.uri().path().to_string() } else { "/dashboard".into() };
     Ok(Redirect::to(format!("/login?next={}", urlencode(&next))))
+}
+
+/// An admin without two-factor sign-in is sent to set it up; anyone else gets the 403 page.
+#[catch(403)]
+fn forbidden(req: &Request<'_>) -> Result<rocket::response::Flash<Redirect>, ErrorPage> {
+    if req.local_cache(|| crate::auth::guards::NeedsTwoFactor(false)).0 {
+        return Ok(rocket::response::Flash::error(
+            Redirect::to("/account/two-factor"),
+            "Admin pages need two-factor sign-in.",
+        ));
+    }
+    Err(ErrorPage(Status::Forbidden))
 }
 
 #[catch(default)]

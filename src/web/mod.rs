@@ -17,6 +17,7 @@ mod public;
 mod recovery;
 mod responses;
 mod support;
+mod two_factor;
 mod usage;
 
 pub use catchers::catchers;
@@ -34,6 +35,7 @@ pub fn routes() -> Vec<rocket::Route> {
         admin_billing::routes(),
         admin_tickets::routes(),
         support::routes(),
+        two_factor::routes(),
         health::routes(),
         assets::routes(),
         usage::routes(),

@@ -291,3 +291,41 @@ async fn wait_for_text_within(c: &fantoccini::Client, css: &str, expected: &str,
     }
     panic!("{css} never showed {expected:?} within {within:?}");
 }
+
+#[rocket::async_test]
+async fn two_factor_sign_in_in_chromium_with_codes_computed_from_the_page() {
+    let server = ServerProcess::start().await;
+    let pool = sqlx::PgPool::connect(&server.database_url).await.unwrap();
+    let (c, _driver, _profile) = browser().await;
+    sign_up_and_confirm(&c, &server, &pool, "authed").await;
+    c.goto(&server.url("/account/two-factor")).await.unwrap();
+    c.find(Locator::Css("main form[action='/account/two-factor/setup'] button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main h1", "Set up two-factor sign-in").await;
+    assert!(c.find(Locator::Css("#totp-qr svg")).await.is_ok(), "QR code shown");
+    let key = c.find(Locator::Css("#totp-secret")).await.unwrap().text().await.unwrap();
+    let secret = totp_rs::Secret::try_from_base32(key.trim()).unwrap().as_bytes().to_vec();
+    let totp = phaze_portal::domain::two_factor::totp(&secret, "authed");
+    let code_for = |step: i64| totp.generate(step as u64 * 30).to_string();
+    let step = || time::OffsetDateTime::now_utc().unix_timestamp() / 30;
+    fill(&c, "#code", &code_for(step())).await;
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main h1", "Your recovery codes").await;
+    let codes = c.find_all(Locator::Css("#recovery-codes li")).await.unwrap();
+    assert_eq!(codes.len(), 10);
+
+    c.find(Locator::Css("nav form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main h1", "Log in").await;
+    fill(&c, "#login", "authed").await;
+    fill(&c, "#password", PASSWORD).await;
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main h1", "Enter your code").await;
+    // The setup used this step's code: the next step's is the one to give (one step of skew).
+    let used: i64 = sqlx::query_scalar("SELECT totp_last_step FROM users").fetch_one(&pool).await.unwrap();
+    fill(&c, "#code", &code_for(used.max(step()) + if used >= step() { 1 } else { 0 })).await;
+    c.find(Locator::Css("main form button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#account-summary", "authed").await;
+    c.goto(&server.url("/account")).await.unwrap();
+    wait_for_text(&c, "td.two-factor", "yes").await;
+    c.close().await.unwrap();
+    server.stop();
+}

@@ -113,7 +113,12 @@ pub struct TestApp {
     pub redis: RedisServer,
     /// The client address every request of this app comes from (rate limits are per IP).
     pub ip: SocketAddr,
+    /// Admins' second factors: username → (TOTP secret, unused recovery codes).
+    pub factors: std::sync::Mutex<std::collections::HashMap<String, SecondFactor>>,
 }
+
+/// An admin's TOTP secret and unused recovery codes.
+pub type SecondFactor = (Vec<u8>, Vec<String>);
 
 pub fn random_loopback() -> SocketAddr {
     let mut b = [0u8; 3];
@@ -149,7 +154,7 @@ impl TestApp {
             .await
             .expect("the portal ignites");
         let pool = PgPool::connect(&database_url).await.unwrap();
-        TestApp { client, database_url, pool, redis, ip: random_loopback() }
+        TestApp { client, database_url, pool, redis, ip: random_loopback(), factors: Default::default() }
     }
 
     /// Another instance of the portal on the same PostgreSQL and Redis (as behind a load balancer).
@@ -208,19 +213,71 @@ impl TestApp {
         .await
     }
 
+    /// Logs in, giving the second factor when the portal asks for it (an admin made by
+    /// `create_admin`).
     pub async fn log_in(&self, login: &str, password: &str) -> LocalResponse<'_> {
-        self.submit("/login", "/login", &[("login", login), ("password", password)]).await
+        let r = self.submit("/login", "/login", &[("login", login), ("password", password)]).await;
+        if !location(&r).starts_with("/login/two-factor") {
+            return r;
+        }
+        drop(r);
+        let code = self.second_factor(login).await;
+        self.submit("/login/two-factor", "/login/two-factor", &[("code", &code)]).await
+    }
+
+    /// A code the portal will take for this admin now: the current step's, the next one's if that
+    /// was used (one step of skew is allowed), else a recovery code.
+    pub async fn second_factor(&self, username: &str) -> String {
+        let last: i64 = sqlx::query_scalar("SELECT totp_last_step FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        let mut factors = self.factors.lock().unwrap();
+        let (secret, codes) = factors.get_mut(username).expect("an admin made by create_admin");
+        let totp = phaze_portal::domain::two_factor::totp(secret, username);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for step in [now / 30, now / 30 + 1] {
+            if last < step {
+                return totp.generate(step as u64 * 30).to_string();
+            }
+        }
+        codes.pop().expect("a recovery code left")
     }
 
     pub async fn log_out(&self) -> LocalResponse<'_> {
         self.submit("/dashboard", "/logout", &[]).await
     }
 
+    /// An admin with two-factor sign-in set up (admins must have it); `log_in` answers its step.
     pub async fn create_admin(&self, username: &str) {
         db::migrate(&self.pool).await.unwrap();
-        phaze_portal::domain::signup::create_admin(&self.pool, username, &format!("{username}@example.com"), PASSWORD)
-            .await
-            .unwrap();
+        let id = phaze_portal::domain::signup::create_admin(
+            &self.pool,
+            username,
+            &format!("{username}@example.com"),
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+        let portal = self.client.rocket().state::<phaze_portal::state::Portal>().unwrap();
+        let two_factor =
+            &phaze_portal::domain::two_factor::begin_setup(&self.pool, &portal.vault, id, true).await.unwrap();
+        let secret = totp_rs::Secret::try_from_base32(&two_factor.secret_base32).unwrap().as_bytes().to_vec();
+        let code = phaze_portal::domain::two_factor::totp(&secret, username)
+            .generate(time::OffsetDateTime::now_utc().unix_timestamp() as u64)
+            .to_string();
+        let codes = phaze_portal::domain::two_factor::confirm_setup(
+            &self.pool,
+            &portal.vault,
+            &portal.sessions,
+            id,
+            None,
+            &code,
+        )
+        .await
+        .unwrap();
+        self.factors.lock().unwrap().insert(username.to_owned(), (secret, codes));
     }
 
     /// Devices the free plan (what every user without a subscription has) allows.
@@ -479,12 +536,17 @@ pub fn inline_block(ovpn: &str, tag: &str) -> String {
 
 /// Runs the portal's CLI against `database_url`; (success, stdout, stderr).
 pub fn portal_cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_phaze-portal"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DATABASE_URL", database_url)
-        .output()
-        .unwrap();
+    portal_cli_with(database_url, None, args)
+}
+
+/// The CLI against a given Redis too (commands that forget cached sessions).
+pub fn portal_cli_with(database_url: &str, redis_url: Option<&str>, args: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_phaze-portal"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env("DATABASE_URL", database_url);
+    if let Some(url) = redis_url {
+        command.env("REDIS_URL", url);
+    }
+    let out = command.output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

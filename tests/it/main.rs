@@ -26,3 +26,4 @@ mod signup_login;
 mod static_assets;
 mod tickets;
 mod tunnels;
+mod two_factor;
