@@ -1,4 +1,5 @@
 //! The one binary's commands: serve (default), migrate, create-admin, seed-demo.
+use crate::domain::audit::Change;
 use crate::domain::nodes::{self, NodeError, NodeForm};
 use crate::domain::pki;
 use crate::domain::signup::{self, SignupError};
@@ -262,12 +263,18 @@ async fn seed_demo_plans(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), S
     Ok(())
 }
 
+/// Records an operator's change in the audit log (actor `cli`).
+async fn audited(pool: &sqlx::PgPool, change: crate::domain::audit::Change<'_>) -> Result<(), String> {
+    crate::domain::audit::record(pool, &crate::domain::audit::Actor::cli(), change).await.map_err(|e| e.to_string())
+}
+
 async fn set_user_status(figment: &Figment, user: &str, suspend: bool) -> Result<(), String> {
     let pool = pool(figment).await?;
     let id = user_id(&pool, user).await?;
     let cache = fragments(figment)?;
     let sessions = crate::cache::SessionCache::new(redis(figment)?, keyring(figment)?, crate::cache::NearCache::off());
     crate::domain::usage::set_user_status(&pool, &cache, &sessions, id, suspend).await.map_err(|e| e.to_string())?;
+    audited(&pool, Change::new(if suspend { "user.suspend" } else { "user.reinstate" }, "user", id)).await?;
     println!("{user} is {}", if suspend { "suspended" } else { "active again" });
     Ok(())
 }
@@ -306,8 +313,14 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         Command::AddNode(args) => {
             let pool = pool(&figment).await?;
             let name = args.name.clone();
-            let added = nodes::add(&pool, &vault(&figment)?, &args.into_form()).await.map_err(describe_node_error)?;
+            let form = args.into_form();
+            let added = nodes::add(&pool, &vault(&figment)?, &form).await.map_err(describe_node_error)?;
             forget_cached_nodes(&figment).await;
+            let after = serde_json::json!({
+                "name": form.name, "region": form.region, "host": form.host, "address_pool": form.address_pool,
+                "protocols": form.protocols,
+            });
+            audited(&pool, Change::new("node.add", "node", added.id).after(after)).await?;
             println!("node added (id {})", added.id);
             print_token(&name, &added.token);
         }
@@ -318,10 +331,12 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
             let pki = pki::load_or_create(&pool, &vault).await.map_err(|e| e.to_string())?;
             let mut files = nodes::bundle(&pool, &vault, &pki, &node).await.map_err(describe_node_error)?;
             let token = if new_token {
-                nodes::rotate_token(&pool, &fragments(&figment)?, node.id)
+                let token = nodes::rotate_token(&pool, &fragments(&figment)?, node.id)
                     .await
                     .map_err(|e| e.to_string())?
-                    .ok_or("no such node")?
+                    .ok_or("no such node")?;
+                audited(&pool, Change::new("node.rotate_token", "node", node.id)).await?;
+                token
             } else {
                 "PASTE-THE-TOKEN-SHOWN-WHEN-THE-NODE-WAS-ADDED".to_owned()
             };
@@ -340,6 +355,7 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or("no such node")?;
+            audited(&pool, Change::new("node.rotate_token", "node", found.id)).await?;
             print_token(&node, &token);
         }
         Command::SetDataLimit { user, limit } => {
@@ -349,6 +365,11 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
             crate::domain::usage::set_data_limit(&pool, &fragments(&figment)?, id, limit)
                 .await
                 .map_err(|e| e.to_string())?;
+            audited(
+                &pool,
+                Change::new("user.set_data_limit", "user", id).after(serde_json::json!({ "limit_bytes": limit })),
+            )
+            .await?;
             match limit {
                 Some(bytes) => println!("{user}'s data limit is now {bytes} bytes per period"),
                 None => println!("{user} has no data limit now"),
@@ -369,6 +390,7 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
                     other => other.to_string(),
                 },
             )?;
+            audited(&pool, Change::new("user.set_role", "user", id).after(serde_json::json!({ "role": role }))).await?;
             println!("{user} is now {role}");
         }
         Command::ResetTwoFactor { user } => {
@@ -377,6 +399,11 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
             let sessions =
                 crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?, crate::cache::NearCache::off());
             let was_on = crate::domain::two_factor::reset(&pool, &sessions, id).await.map_err(|e| e.to_string())?;
+            audited(
+                &pool,
+                Change::new("user.reset_2fa", "user", id).before(serde_json::json!({ "two_factor": was_on })),
+            )
+            .await?;
             if was_on {
                 println!("{user}'s two-factor sign-in is off, and every session of theirs is ended");
             } else {

@@ -86,6 +86,32 @@ impl<'r> FromRequest<'r> for Admin {
     }
 }
 
+/// An admin making a change, and what the audit log records about them.
+pub struct AdminActor {
+    pub admin: CurrentUser,
+    pub actor: crate::domain::audit::Actor,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AdminActor {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let Admin(admin) = try_outcome!(req.guard::<Admin>().await);
+        let request_id = match req.guard::<crate::telemetry::requests::RequestId>().await {
+            Outcome::Success(id) => Some(id.0),
+            _ => None,
+        };
+        let actor = crate::domain::audit::Actor {
+            user_id: Some(admin.user_id()),
+            name: admin.session.username.clone(),
+            ip: req.client_ip().map(|ip| ip.to_string()),
+            request_id,
+        };
+        Outcome::Success(AdminActor { admin, actor })
+    }
+}
+
 /// Where a request comes from: the client IP (as Rocket sees it, `ip_header` aware) and agent.
 pub struct ClientInfo {
     pub ip: String,

@@ -6,7 +6,7 @@ pub mod password;
 pub mod tokens;
 
 pub use csrf::CsrfForm;
-pub use guards::{Admin, ClientInfo, CurrentUser};
+pub use guards::{Admin, AdminActor, ClientInfo, CurrentUser};
 
 /// Name of the session cookie (documented for CDN cache-bypass rules).
 pub const SESSION_COOKIE: &str = "phaze_session";

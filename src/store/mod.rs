@@ -1,4 +1,5 @@
 //! The only place that runs SQL.
+pub mod audit;
 pub mod billing;
 pub mod clients;
 pub mod connections;

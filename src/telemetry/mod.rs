@@ -2,7 +2,7 @@
 mod background;
 mod encoder;
 mod logging;
-mod requests;
+pub mod requests;
 mod sentry_setup;
 
 pub use logging::{flush_logs, init_logging};

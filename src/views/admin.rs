@@ -19,7 +19,7 @@ pub fn overview(ctx: &PageContext, o: &AdminOverview) -> Markup {
         "Admin",
         html! {
             h1 { "Admin" }
-            p { a href="/admin/nodes" { "VPN nodes" } " · " a href="/admin/plans" { "Plans" } " · " a href="/admin/payments" { "Payments" } " · " a href="/admin/tickets" { "Tickets" } }
+            p { a href="/admin/nodes" { "VPN nodes" } " · " a href="/admin/plans" { "Plans" } " · " a href="/admin/payments" { "Payments" } " · " a href="/admin/tickets" { "Tickets" } " · " a href="/admin/audit" { "Audit log" } }
             dl #admin-figures {
                 dt { "Users" } dd #admin-users { (o.users) }
                 dt { "Fragment cache (this instance)" }

@@ -1,6 +1,7 @@
 //! Pure functions from plain data to maud Markup: no I/O here.
 pub mod account;
 pub mod admin;
+pub mod admin_audit;
 pub mod admin_billing;
 pub mod auth;
 pub mod billing;

@@ -1,9 +1,10 @@
 use super::auth::FormResponse;
 use super::forms;
 use super::responses::unprocessable;
-use crate::auth::Admin;
 use crate::auth::CsrfForm;
+use crate::auth::{Admin, AdminActor};
 use crate::db::Db;
+use crate::domain::audit::{self, Change};
 use crate::domain::{
     self,
     nodes::{NodeError, NodeForm},
@@ -102,21 +103,21 @@ async fn nodes(_admin: Admin, ctx: PageContext, db: &Db, portal: &State<Portal>)
 async fn rotate_token(
     id: i64,
     _form: CsrfForm<'_, forms::Confirm>,
-    admin: Admin,
+    admin: AdminActor,
     ctx: PageContext,
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Markup, AppError> {
     let token = domain::nodes::rotate_token(db.pool(), &portal.fragments, id).await?.ok_or(AppError::NotFound)?;
     let node = store::nodes::find(db.pool(), id).await?.ok_or(AppError::NotFound)?;
-    log::info!(event = "admin_node_token_rotated", admin_id = admin.0.user_id(), node_id = id; "admin_node_token_rotated");
+    audit::record(db.pool(), &admin.actor, Change::new("node.rotate_token", "node", id)).await?;
     nodes_page(&ctx, db, portal, &blank_node_form(), &FieldErrors::default(), Some((&node.name, &token))).await
 }
 
 #[post("/admin/nodes", data = "<form>")]
 async fn add_node(
     form: CsrfForm<'_, NodeFields>,
-    admin: Admin,
+    admin: AdminActor,
     ctx: PageContext,
     db: &Db,
     portal: &State<Portal>,
@@ -143,7 +144,11 @@ async fn add_node(
     match added {
         Ok(added) => {
             portal.fragments.invalidate(super::clients::NODES_OWNER).await;
-            log::info!(event = "admin_node_added", admin_id = admin.0.user_id(); "admin_node_added");
+            let after = serde_json::json!({
+                "name": node.name, "region": node.region, "host": node.host, "address_pool": node.address_pool,
+                "protocols": node.protocols,
+            });
+            audit::record(db.pool(), &admin.actor, Change::new("node.add", "node", added.id).after(after)).await?;
             // The token is shown in this answer only: no redirect, nothing stored but its hash.
             let page = nodes_page(
                 &ctx,

@@ -2,8 +2,9 @@
 use super::auth::FormResponse;
 use super::forms::{self, Confirm};
 use super::responses::unprocessable;
-use crate::auth::{Admin, CsrfForm};
+use crate::auth::{Admin, AdminActor, CsrfForm};
 use crate::db::Db;
+use crate::domain::audit::{self, Change};
 use crate::domain::billing::{self, BillingError, PlanForm};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
@@ -80,7 +81,7 @@ async fn plans(_admin: Admin, ctx: PageContext, db: &Db) -> Result<Markup, AppEr
 async fn save(
     id: Option<i64>,
     form: rocket::form::Contextual<'_, PlanFields>,
-    admin: &Admin,
+    admin: &AdminActor,
     ctx: &PageContext,
     db: &Db,
     portal: &Portal,
@@ -89,9 +90,19 @@ async fn save(
         Ok(f) => plan_form(f),
         Err(errors) => return Err(AppError::BadRequest(errors.0.into_values().collect::<Vec<_>>().join(" "))),
     };
+    let before = match id {
+        Some(id) => store::billing::plan(db.pool(), id).await?,
+        None => None,
+    };
     match billing::save_plan(db.pool(), &portal.fragments, id, &form).await {
         Ok(plan_id) => {
-            log::info!(event = "admin_plan_saved", admin_id = admin.0.user_id(), plan_id = plan_id; "admin_plan_saved");
+            let after = store::billing::plan(db.pool(), plan_id).await?;
+            let action = if id.is_some() { "plan.update" } else { "plan.create" };
+            let mut change = Change::new(action, "plan", plan_id).after(serde_json::json!(after));
+            if let Some(before) = before {
+                change = change.before(serde_json::json!(before));
+            }
+            audit::record(db.pool(), &admin.actor, change).await?;
             Ok(FormResponse::Done(Flash::success(
                 Redirect::to("/admin/plans"),
                 format!("Plan {} saved.", form.name.trim()),
@@ -110,7 +121,7 @@ async fn save(
 #[post("/admin/plans", data = "<form>")]
 async fn add_plan(
     form: CsrfForm<'_, PlanFields>,
-    admin: Admin,
+    admin: AdminActor,
     ctx: PageContext,
     db: &Db,
     portal: &State<Portal>,
@@ -128,7 +139,7 @@ async fn plan(id: i64, _admin: Admin, ctx: PageContext, db: &Db) -> Result<Marku
 async fn save_plan(
     id: i64,
     form: CsrfForm<'_, PlanFields>,
-    admin: Admin,
+    admin: AdminActor,
     ctx: PageContext,
     db: &Db,
     portal: &State<Portal>,
@@ -149,12 +160,12 @@ async fn settle(
     id: &str,
     action: &str,
     _form: CsrfForm<'_, Confirm>,
-    admin: Admin,
+    admin: AdminActor,
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Flash<Redirect>, AppError> {
     let id = Uuid::parse_str(id).map_err(|_| AppError::NotFound)?;
-    store::billing::payment(db.pool(), id).await?.ok_or(AppError::NotFound)?;
+    let before = store::billing::payment(db.pool(), id).await?.ok_or(AppError::NotFound)?;
     let billing = portal.billing(db);
     let done = match action {
         "paid" => billing.credit(id, None, None).await,
@@ -169,7 +180,15 @@ async fn settle(
     if !done {
         return Err(AppError::Conflict("The payment is not in a state that allows this (already done?).".into()));
     }
-    log::info!(event = "admin_payment_settled", admin_id = admin.0.user_id(), action = action,
-        payment_id = id.to_string().as_str(); "admin_payment_settled");
+    let after = store::billing::payment(db.pool(), id).await?.map(|p| p.status);
+    let audited = match action {
+        "paid" => "payment.mark_paid",
+        "failed" => "payment.mark_failed",
+        _ => "payment.refund",
+    };
+    let change = Change::new(audited, "payment", id)
+        .before(serde_json::json!({ "status": before.status, "user": before.username, "amount_cents": before.amount_cents }))
+        .after(serde_json::json!({ "status": after }));
+    audit::record(db.pool(), &admin.actor, change).await?;
     Ok(Flash::success(Redirect::to("/admin/payments"), format!("Payment {action}: done.")))
 }

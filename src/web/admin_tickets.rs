@@ -3,8 +3,9 @@ use super::auth::FormResponse;
 use super::forms;
 use super::responses::unprocessable;
 use super::support::ReplyFields;
-use crate::auth::{Admin, CsrfForm};
+use crate::auth::{Admin, AdminActor, CsrfForm};
 use crate::db::Db;
+use crate::domain::audit::{self, Change};
 use crate::domain::tickets::{self, TicketError};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
@@ -62,18 +63,25 @@ async fn messages(id: i64, _admin: Admin, db: &Db) -> Result<Markup, AppError> {
 async fn reply(
     id: i64,
     form: CsrfForm<'_, ReplyFields>,
-    admin: Admin,
+    admin: AdminActor,
     ctx: PageContext,
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
     let public_url = portal.config.public_url.trim_end_matches('/');
-    let replied = match forms::values(form.0) {
-        Ok(f) => tickets::staff_reply(db.pool(), public_url, admin.0.user_id(), id, &f.body, f.internal).await,
-        Err(errors) => Err(TicketError::Invalid(errors)),
+    let (replied, internal) = match forms::values(form.0) {
+        Ok(f) => (
+            tickets::staff_reply(db.pool(), public_url, admin.admin.user_id(), id, &f.body, f.internal).await,
+            f.internal,
+        ),
+        Err(errors) => (Err(TicketError::Invalid(errors)), false),
     };
     match replied {
-        Ok(()) => Ok(FormResponse::Redirect(Redirect::to(format!("/admin/tickets/{id}")))),
+        Ok(()) => {
+            let action = if internal { "ticket.note" } else { "ticket.reply" };
+            audit::record(db.pool(), &admin.actor, Change::new(action, "ticket", id)).await?;
+            Ok(FormResponse::Redirect(Redirect::to(format!("/admin/tickets/{id}"))))
+        }
         Err(TicketError::Invalid(errors)) => {
             Ok(FormResponse::Page(unprocessable(ticket_page(&ctx, db, id, &errors).await?)))
         }
@@ -91,10 +99,15 @@ struct StatusFields {
 async fn set_status(
     id: i64,
     form: CsrfForm<'_, StatusFields>,
-    admin: Admin,
+    admin: AdminActor,
     db: &Db,
 ) -> Result<Flash<Redirect>, AppError> {
     let status = forms::values(form.0).unwrap_or_default().status;
-    tickets::staff_set_status(db.pool(), admin.0.user_id(), id, &status).await?;
+    let before = store::tickets::ticket(db.pool(), id).await?.ok_or(AppError::NotFound)?.status;
+    tickets::staff_set_status(db.pool(), admin.admin.user_id(), id, &status).await?;
+    let change = Change::new("ticket.status", "ticket", id)
+        .before(serde_json::json!({ "status": before }))
+        .after(serde_json::json!({ "status": status }));
+    audit::record(db.pool(), &admin.actor, change).await?;
     Ok(Flash::success(Redirect::to(format!("/admin/tickets/{id}")), "Status changed."))
 }

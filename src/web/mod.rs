@@ -1,6 +1,7 @@
 //! Server-rendered pages: parse the request, call the domain, choose the view. No SQL here.
 mod account;
 mod admin;
+mod admin_audit;
 mod admin_billing;
 mod admin_tickets;
 mod assets;
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<rocket::Route> {
         clients::routes(),
         account::routes(),
         admin::routes(),
+        admin_audit::routes(),
         admin_billing::routes(),
         admin_tickets::routes(),
         support::routes(),

@@ -163,6 +163,13 @@ async fn a_manual_payment_is_credited_once_by_an_admin_and_shows_on_the_billing_
     let r = app.submit("/admin/payments", &format!("/admin/payments/{payment}/paid"), &[]).await;
     assert_eq!(r.status(), Status::Conflict, "credited once: a second confirmation changes nothing");
     drop(r);
+    let audited: (String, String, String) =
+        sqlx::query_as("SELECT actor, action, after::text FROM audit_log WHERE target_type = 'payment'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((audited.0.as_str(), audited.1.as_str()), ("admin_monthly", "payment.mark_paid"));
+    assert!(audited.2.contains("paid"), "{}", audited.2);
     assert_eq!(subscription(&app, buyer).await.unwrap().1, end);
     app.log_out().await;
 

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod account;
+mod audit;
 mod bad_input;
 mod billing;
 mod browser;
