@@ -62,6 +62,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 }
             };
             crate::auth::password::warm_up().await;
+            crate::telemetry::metrics::handle();
             let rules = LoginRules::from_config(&config);
             let node_auth = Rule {
                 name: "node_auth_ip",

@@ -53,6 +53,8 @@ pub struct AppConfig {
     pub password_resets_per_ip: u32,
     /// How often subscriptions that lapsed or renewed are looked for.
     pub renewals_sweep_secs: u64,
+    /// The bearer token a Prometheus scraper sends to `/metrics`; unset: no `/metrics`. A secret.
+    pub metrics_token: Option<String>,
     /// VPN client creations plus revocations a user may make per hour.
     pub client_changes_per_hour: u32,
     /// A revoked client's address returns to the pool after this long.
@@ -105,6 +107,7 @@ impl Default for AppConfig {
             email_retry_base_secs: 30,
             password_resets_per_ip: 5,
             renewals_sweep_secs: 60,
+            metrics_token: None,
             client_changes_per_hour: 30,
             address_grace_hours: 24,
             phazevpn_profile_days: 90,

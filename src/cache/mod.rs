@@ -28,6 +28,7 @@ impl OutageWarning {
     }
 
     pub fn warn(&self, error: &redis::RedisError) {
+        crate::telemetry::metrics::redis_fallback(self.what);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let last = self.last_logged.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= 60

@@ -29,6 +29,7 @@ fn decide(counts: impl Iterator<Item = (u32, i64)>, checks: &[(Rule, &str)]) -> 
     counts
         .zip(checks)
         .filter(|((count, _), (rule, _))| *count > rule.limit)
+        .inspect(|(_, (rule, _))| crate::telemetry::metrics::rate_limited(rule.name))
         .map(|((_, ttl), (rule, _))| if ttl > 0 { ttl as u64 } else { rule.window.as_secs() })
         .max()
         .map_or(Decision::Allowed, |retry_after_secs| Decision::Limited { retry_after_secs })
@@ -52,10 +53,16 @@ struct Refusals(Mutex<HashMap<String, Instant>>);
 impl Refusals {
     const MAX: usize = 100_000;
 
-    fn until(&self, keys: &[String]) -> Option<Duration> {
+    /// How long the longest refusal among `keys` lasts, and which key it is.
+    fn until(&self, keys: &[String]) -> Option<(Duration, usize)> {
         let now = Instant::now();
         let refused = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter().filter_map(|k| refused.get(k)).filter(|until| **until > now).map(|until| *until - now).max()
+        keys.iter()
+            .enumerate()
+            .filter_map(|(i, k)| Some((*refused.get(k)?, i)))
+            .filter(|(until, _)| *until > now)
+            .map(|(until, i)| (until - now, i))
+            .max()
     }
 
     fn remember(&self, key: String, for_secs: u64) {
@@ -114,7 +121,8 @@ impl RateLimiter {
     /// without counting: the window's end is fixed either way).
     pub async fn take(&self, checks: &[(Rule, &str)]) -> Decision {
         let keys: Vec<String> = checks.iter().map(|(rule, key)| self.redis_key(rule, key)).collect();
-        if let Some(wait) = self.refused.until(&keys) {
+        if let Some((wait, which)) = self.refused.until(&keys) {
+            crate::telemetry::metrics::rate_limited(checks[which].0.name);
             return Decision::Limited { retry_after_secs: wait.as_secs().max(1) };
         }
         let mut pipe = redis::pipe();
@@ -172,7 +180,9 @@ impl RateLimiter {
             .iter()
             .filter_map(|(rule, key)| {
                 let limiter = self.fallback.get(rule.name)?;
-                limiter.check_key(&key.to_string()).err().map(|not_until| not_until.wait_time_from(now))
+                let refused = limiter.check_key(&key.to_string()).err()?;
+                crate::telemetry::metrics::rate_limited(rule.name);
+                Some(refused.wait_time_from(now))
             })
             .max()
             .map_or(Decision::Allowed, |wait| Decision::Limited { retry_after_secs: wait.as_secs().max(1) })

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod clients;
 pub mod connections;
 pub mod email;
+pub mod figures;
 pub mod node_events;
 pub mod nodes;
 pub mod partitions;

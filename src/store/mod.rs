@@ -3,6 +3,7 @@ pub mod audit;
 pub mod billing;
 pub mod clients;
 pub mod connections;
+pub mod figures;
 pub mod nodes;
 pub mod outbox;
 pub mod pki;
@@ -37,6 +38,17 @@ pub fn connection_lost(error: &sqlx::Error) -> bool {
 /// new connection. Writes are not retried here; their transactions fail whole and the request
 /// answers 503.
 pub(crate) async fn read<T, F, Fut>(attempt: F) -> sqlx::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<T>>,
+{
+    let started = std::time::Instant::now();
+    let result = read_once_more(attempt).await;
+    crate::telemetry::metrics::db_read(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn read_once_more<T, F, Fut>(attempt: F) -> sqlx::Result<T>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = sqlx::Result<T>>,

@@ -2,6 +2,7 @@
 mod background;
 mod encoder;
 mod logging;
+pub mod metrics;
 pub mod requests;
 mod sentry_setup;
 

@@ -86,6 +86,7 @@ impl Fairing for RequestLog {
         let status = res.status().code;
         let duration_ms = (duration_ms * 100.0).round() / 100.0;
         let method = req.method().as_str();
+        super::metrics::request(route, method, status, duration_ms / 1000.0);
         match resolved_session(req).map(|u| u.user_id()) {
             Some(user_id) => log::info!(
                 target: "portal::request",

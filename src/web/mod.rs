@@ -14,6 +14,7 @@ mod dashboard;
 mod forms;
 pub mod headers;
 mod health;
+mod metrics;
 mod public;
 mod recovery;
 mod responses;
@@ -39,6 +40,7 @@ pub fn routes() -> Vec<rocket::Route> {
         support::routes(),
         two_factor::routes(),
         health::routes(),
+        metrics::routes(),
         assets::routes(),
         usage::routes(),
         recovery::routes(),

@@ -14,6 +14,7 @@ mod email;
 mod fragment_cache;
 mod health;
 mod logs;
+mod metrics;
 mod near_cache;
 mod node_agent;
 mod node_api;
