@@ -48,8 +48,10 @@ loggers:
   sqlx: { level: warn }
   hyper: { level: warn }
 YAML
+# The portal under test records metrics (a scrape token is set), as a monitored production one.
+METRICS_TOKEN=bench-metrics-token
 serve() {
-  PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false \
+  PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false PORTAL_METRICS_TOKEN=$METRICS_TOKEN \
     PORTAL_CLIENT_CHANGES_PER_HOUR=10000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 1 500); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.01; done
@@ -248,6 +250,20 @@ rows=$(psql_bench -tAc "SELECT count(*) FROM connection_sessions")
 MEASURE_CONNECTIONS=8 measure "GET /usage (history page, $rows rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
 big_row=${results[-1]}
 
+# What metrics cost: /healthz on this portal against a second instance that records none (no
+# token), in alternating pairs so that both see the same machine.
+PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false ROCKET_PORT=$((PORT + 2)) "$bin" serve >/dev/null 2>&1 &
+plain=$!
+for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$((PORT + 2))/healthz" >/dev/null && break; sleep 0.01; done
+metric_pairs=()
+for _ in 1 2 3; do
+  on=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" "$BASE/healthz" | awk '/^Requests\/sec:/ {print $2}')
+  off=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$((PORT + 2))/healthz" | awk '/^Requests\/sec:/ {print $2}')
+  metric_pairs+=("$on/$off")
+done
+kill "$plain" 2>/dev/null || true
+scrape_ms=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $METRICS_TOKEN" "$BASE/metrics" | awk '{printf "%.1f", $1 * 1000}')
+
 base_rps=$(cut -d'|' -f2 <<<"${results[0]}")
 echo
 echo "| request | req/s | p50 | p99 | non-2xx/3xx | vs ceiling |"
@@ -268,6 +284,7 @@ echo "Node API: $stored events stored from 4 nodes at once in batches of 500: $e
 for f in "$work"/agent-*.out; do echo "  agent: $(cat "$f")"; done
 p99_of() { awk -F'|' '{print $4}' <<<"$1"; }
 echo "History page p99: $(p99_of "$small_row") at 10,000 rows, $(p99_of "$big_row") at $rows rows"
+echo "Metrics: /healthz with metrics / without, three alternating pairs: ${metric_pairs[*]} (mean ratio $(printf '%s\n' "${metric_pairs[@]}" | awk -F/ '{s += $1 / $2} END {printf "%.3f", s / NR}')); a /metrics scrape took ${scrape_ms} ms"
 echo "Client creation burst: $created_burst clients stored for the creator (the POST /clients row above)"
 echo "Memory: portal RSS after the benchmark $(awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$server/status")"
 kill "$server"; wait "$server" 2>/dev/null || true

@@ -62,7 +62,9 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 }
             };
             crate::auth::password::warm_up().await;
-            crate::telemetry::metrics::handle();
+            if config.metrics_token.as_deref().is_some_and(|t| !t.is_empty()) {
+                crate::telemetry::metrics::enable();
+            }
             let rules = LoginRules::from_config(&config);
             let node_auth = Rule {
                 name: "node_auth_ip",
@@ -119,6 +121,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         db.pool().clone(),
                         portal.config.connection_retention_months,
                     );
+                    crate::telemetry::metrics::start_upkeep();
                     crate::domain::renewals::start(
                         db.pool().clone(),
                         portal.fragments.clone(),

@@ -1,13 +1,31 @@
 //! Prometheus metrics through the `metrics` facade: counters and histograms recorded where
 //! things happen, gauges of the database's figures set at scrape time, rendered by
 //! metrics-exporter-prometheus. Labels are route patterns and fixed names, never raw paths.
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Seconds: from 1 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether anything records: only a portal that serves `/metrics` (a token is configured) pays
+/// for metrics.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Turns recording on (once a portal with a metrics token ignites; never off again).
+pub fn enable() {
+    handle();
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// The process's recorder (installed once, whatever number of portals the process runs).
 pub fn handle() -> &'static PrometheusHandle {
@@ -24,12 +42,46 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// One answered request: the route's pattern (`-` when no route matched), method and status.
-pub fn request(route: &str, method: &'static str, status: u16, seconds: f64) {
-    let route = route.to_owned();
-    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => method, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!("portal_http_request_duration_seconds", "route" => route, "method" => method).record(seconds);
+/// Histograms keep their samples until upkeep folds them into buckets: run it on a timer, so
+/// memory stays flat whether or not anyone scrapes.
+pub fn start_upkeep() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        tokio::spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                handle().run_upkeep();
+            }
+        });
+    });
+}
+
+type RequestSeries = HashMap<(usize, &'static str, u16), (Counter, Histogram)>;
+
+thread_local! {
+    /// Each worker thread's handles to the series it has recorded: a request costs a small map
+    /// lookup and two atomic updates, not a registry lookup with its label hashing.
+    static REQUEST_SERIES: RefCell<RequestSeries> = RefCell::new(HashMap::new());
+}
+
+/// One answered request: its route (`route_id` tells routes apart cheaply; `route` is the
+/// pattern, `-` when no route matched), method and status.
+pub fn request(route_id: usize, route: &str, method: &'static str, status: u16, seconds: f64) {
+    if !enabled() {
+        return;
+    }
+    REQUEST_SERIES.with(|series| {
+        let mut series = series.borrow_mut();
+        let (counter, histogram) = series.entry((route_id, method, status)).or_insert_with(|| {
+            let route = route.to_owned();
+            (
+                metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => method, "status" => status_label(status)),
+                metrics::histogram!("portal_http_request_duration_seconds", "route" => route, "method" => method),
+            )
+        });
+        counter.increment(1);
+        histogram.record(seconds);
+    });
 }
 
 fn status_label(status: u16) -> &'static str {
@@ -59,22 +111,43 @@ fn status_label(status: u16) -> &'static str {
 
 /// A request refused by a rate-limit rule.
 pub fn rate_limited(rule: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!("portal_rate_limited_total", "rule" => rule).increment(1);
 }
 
 /// A cache or limiter used its in-process fallback because Redis did not answer.
 pub fn redis_fallback(what: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!("portal_redis_fallback_total", "cache" => what).increment(1);
 }
 
 /// A fragment looked up: `hit`, `miss` or `bypass` (Redis down).
 pub fn fragment(result: &'static str) {
-    metrics::counter!("portal_fragment_cache_total", "result" => result).increment(1);
+    if !enabled() {
+        return;
+    }
+    static SERIES: OnceLock<[Counter; 3]> = OnceLock::new();
+    let [hit, miss, bypass] = SERIES.get_or_init(|| {
+        ["hit", "miss", "bypass"].map(|r| metrics::counter!("portal_fragment_cache_total", "result" => r))
+    });
+    match result {
+        "hit" => hit.increment(1),
+        "miss" => miss.increment(1),
+        _ => bypass.increment(1),
+    }
 }
 
 /// A database read and how long it took (a retried one counts once, with its retry).
 pub fn db_read(seconds: f64) {
-    metrics::histogram!("portal_db_read_duration_seconds").record(seconds);
+    if !enabled() {
+        return;
+    }
+    static SERIES: OnceLock<Histogram> = OnceLock::new();
+    SERIES.get_or_init(|| metrics::histogram!("portal_db_read_duration_seconds")).record(seconds);
 }
 
 /// Figures read from the database at scrape time.

@@ -86,7 +86,8 @@ impl Fairing for RequestLog {
         let status = res.status().code;
         let duration_ms = (duration_ms * 100.0).round() / 100.0;
         let method = req.method().as_str();
-        super::metrics::request(route, method, status, duration_ms / 1000.0);
+        let route_id = req.route().map_or(0, |r| r as *const rocket::Route as usize);
+        super::metrics::request(route_id, route, method, status, duration_ms / 1000.0);
         match resolved_session(req).map(|u| u.user_id()) {
             Some(user_id) => log::info!(
                 target: "portal::request",
