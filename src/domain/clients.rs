@@ -415,6 +415,11 @@ impl Clients<'_> {
     /// on the CRL and its address is released after the grace period.
     pub async fn revoke(&self, user_id: i64, id: Uuid) -> Result<(), ClientError> {
         self.count_change(user_id).await?;
+        self.revoke_for_admin(user_id, id).await
+    }
+
+    /// Revokes without counting against the owner's change limit (an admin's action).
+    pub async fn revoke_for_admin(&self, user_id: i64, id: Uuid) -> Result<(), ClientError> {
         if let Some(node_id) = store::clients::revoke(self.pool, user_id, id).await? {
             self.changed(user_id, node_id).await;
             log::info!(event = "client_revoked", user_id = user_id; "client_revoked");

@@ -1,5 +1,6 @@
 //! The portal's rules: types, validation and transactions, per feature.
 pub mod accounts;
+pub mod admin_users;
 pub mod audit;
 pub mod billing;
 pub mod clients;

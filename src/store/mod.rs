@@ -1,4 +1,5 @@
 //! The only place that runs SQL.
+pub mod admin_users;
 pub mod audit;
 pub mod billing;
 pub mod clients;

@@ -1,30 +1,54 @@
 use super::account::date_time;
 use super::components::{csrf_input, field_error, Field};
 use super::{page, PageContext};
+use crate::domain::admin_users::AdminOverview;
 use crate::domain::nodes::NodeForm;
 use crate::domain::FieldErrors;
 use crate::store::nodes::NodeStatus;
 use maud::{html, Markup};
 
-pub struct AdminOverview {
-    pub users: i64,
-    pub cache_hits: u64,
-    pub cache_misses: u64,
-    pub cache_bypasses: u64,
+/// The figures alone: the fragment htmx polls every 30 seconds.
+pub fn overview_figures(o: &AdminOverview) -> Markup {
+    let signups: Vec<_> = o.days.iter().map(|d| (d.0, d.1)).collect();
+    let revenue: Vec<_> = o.days.iter().map(|d| (d.0, d.2)).collect();
+    let currency = if o.revenue.len() == 1 { o.revenue[0].0.clone() } else { String::new() };
+    html! {
+        section #admin-figures hx-get="/admin/overview" hx-trigger="every 30s" hx-swap="outerHTML" {
+            dl {
+                dt { "Users" } dd #admin-users { (o.users) }
+                dt { "Paying users" } dd #admin-paying { (o.paying_users) }
+                dt { "Revenue this month" } dd #admin-revenue {
+                    @if o.revenue.is_empty() { "0" }
+                    @for (i, (cur, cents)) in o.revenue.iter().enumerate() { @if i > 0 { ", " } (crate::domain::billing::money(*cents, cur)) }
+                }
+                dt { "Open tickets" } dd #admin-open-tickets { a href="/admin/tickets" { (o.open_tickets) } }
+            }
+            h2 { "VPN sessions now" }
+            table #admin-vpn-sessions {
+                thead { tr { th { "Node" } th { "Protocol" } th { "Connected" } } }
+                tbody { @for (node, protocol, n) in &o.vpn_sessions { tr { td { (node) } td { (protocol) } td { (n) } } } }
+            }
+            @if o.vpn_sessions.is_empty() { p { "Nobody is connected." } }
+            (super::admin_users::day_chart("signups-chart", "Sign-ups per day, last 30 days", &signups, |n| n.to_string()))
+            (super::admin_users::day_chart("revenue-chart", "Revenue per day, last 30 days", &revenue,
+                |cents| crate::domain::billing::money(cents, &currency)))
+        }
+    }
 }
 
-pub fn overview(ctx: &PageContext, o: &AdminOverview) -> Markup {
+pub fn overview(ctx: &PageContext, figures: Markup) -> Markup {
     page(
         ctx,
         "Admin",
         html! {
             h1 { "Admin" }
-            p { a href="/admin/nodes" { "VPN nodes" } " · " a href="/admin/plans" { "Plans" } " · " a href="/admin/payments" { "Payments" } " · " a href="/admin/tickets" { "Tickets" } " · " a href="/admin/audit" { "Audit log" } }
-            dl #admin-figures {
-                dt { "Users" } dd #admin-users { (o.users) }
-                dt { "Fragment cache (this instance)" }
-                dd #admin-cache { (o.cache_hits) " hits, " (o.cache_misses) " misses, " (o.cache_bypasses) " bypassed" }
+            p {
+                a href="/admin/users" { "Users" } " · " a href="/admin/clients" { "Clients" } " · "
+                a href="/admin/nodes" { "VPN nodes" } " · " a href="/admin/plans" { "Plans" } " · "
+                a href="/admin/payments" { "Payments" } " · " a href="/admin/tickets" { "Tickets" } " · "
+                a href="/admin/audit" { "Audit log" }
             }
+            (figures)
         },
     )
 }

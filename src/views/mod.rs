@@ -3,6 +3,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_audit;
 pub mod admin_billing;
+pub mod admin_users;
 pub mod auth;
 pub mod billing;
 pub mod clients;

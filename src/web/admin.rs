@@ -13,27 +13,39 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::state::Portal;
 use crate::store;
-use crate::views::{self, admin::AdminOverview, admin::NodeRow, PageContext};
+use crate::views::{self, admin::NodeRow, PageContext};
 use crate::vpn::Protocol;
 use maud::Markup;
 use rocket::form::FromForm;
 use rocket::{get, post, routes, State};
-use std::sync::atomic::Ordering;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![overview, nodes, add_node, rotate_token]
+    routes![overview, overview_figures, nodes, add_node, rotate_token]
+}
+
+/// The overview's figures from the fragment cache: one entry per 30-second window, so polls
+/// from every admin on every instance cost one render per window.
+async fn figures(db: &Db, portal: &Portal) -> Result<Markup, AppError> {
+    let window = time::OffsetDateTime::now_utc().unix_timestamp() / 30;
+    let name = format!("admin_overview:{window}");
+    let html = portal
+        .fragments
+        .get_or_render(&name, "admin", || async {
+            let o = domain::admin_users::overview(db.pool()).await?;
+            Ok::<_, AppError>(views::admin::overview_figures(&o).into_string())
+        })
+        .await?;
+    Ok(views::layout::trusted(html))
 }
 
 #[get("/admin")]
 async fn overview(_admin: Admin, ctx: PageContext, db: &Db, portal: &State<Portal>) -> Result<Markup, AppError> {
-    let stats = &portal.fragments.stats;
-    let overview = AdminOverview {
-        users: store::users::count(db.pool()).await?,
-        cache_hits: stats.hits.load(Ordering::Relaxed),
-        cache_misses: stats.misses.load(Ordering::Relaxed),
-        cache_bypasses: stats.bypasses.load(Ordering::Relaxed),
-    };
-    Ok(views::admin::overview(&ctx, &overview))
+    Ok(views::admin::overview(&ctx, figures(db, portal).await?))
+}
+
+#[get("/admin/overview")]
+async fn overview_figures(_admin: Admin, db: &Db, portal: &State<Portal>) -> Result<Markup, AppError> {
+    figures(db, portal).await
 }
 
 #[derive(FromForm)]

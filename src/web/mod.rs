@@ -4,6 +4,7 @@ mod admin;
 mod admin_audit;
 mod admin_billing;
 mod admin_tickets;
+mod admin_users;
 mod assets;
 mod auth;
 mod billing;
@@ -37,6 +38,7 @@ pub fn routes() -> Vec<rocket::Route> {
         admin_audit::routes(),
         admin_billing::routes(),
         admin_tickets::routes(),
+        admin_users::routes(),
         support::routes(),
         two_factor::routes(),
         health::routes(),

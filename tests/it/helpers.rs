@@ -584,3 +584,11 @@ pub fn path_of(link: &str) -> String {
     let after_scheme = link.split_once("://").map_or(link, |(_, rest)| rest);
     after_scheme.find('/').map_or("/".into(), |i| after_scheme[i..].to_owned())
 }
+
+/// Logs in with the password alone on another client (another browser, another instance).
+pub async fn log_in_on(client: &Client, login: &str, password: &str) {
+    let page = client.get("/login").dispatch().await.into_string().await.unwrap();
+    let body = form_encode(&[("_csrf", &csrf_in(&page).unwrap()), ("login", login), ("password", password)]);
+    let r = client.post("/login").header(ContentType::Form).body(body).dispatch().await;
+    assert_eq!(r.status(), Status::SeeOther);
+}

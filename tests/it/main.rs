@@ -3,6 +3,7 @@
 mod helpers;
 
 mod account;
+mod admin_panels;
 mod audit;
 mod bad_input;
 mod billing;
