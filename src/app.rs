@@ -140,6 +140,14 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 }
             })
         }))
+        .attach(AdHoc::on_ignite("Fault routes (only if configured)", |rocket| async move {
+            if rocket.figment().extract_inner::<bool>("fault_routes").unwrap_or(false) {
+                log::warn!("PORTAL_FAULT_ROUTES is on: /__fault/panic is mounted");
+                rocket.mount("/__fault", web::faults::routes())
+            } else {
+                rocket
+            }
+        }))
         .mount("/", web::routes())
         .mount("/api/v1/node", api::node::routes())
         .register("/", web::catchers())

@@ -55,6 +55,8 @@ pub struct AppConfig {
     pub renewals_sweep_secs: u64,
     /// The bearer token a Prometheus scraper sends to `/metrics`; unset: no `/metrics`. A secret.
     pub metrics_token: Option<String>,
+    /// Mounts `/__fault/panic` (tests and staging only).
+    pub fault_routes: bool,
     /// VPN client creations plus revocations a user may make per hour.
     pub client_changes_per_hour: u32,
     /// A revoked client's address returns to the pool after this long.
@@ -108,6 +110,7 @@ impl Default for AppConfig {
             password_resets_per_ip: 5,
             renewals_sweep_secs: 60,
             metrics_token: None,
+            fault_routes: false,
             client_changes_per_hour: 30,
             address_grace_hours: 24,
             phazevpn_profile_days: 90,

@@ -12,6 +12,7 @@ mod catchers;
 mod clients;
 pub mod context;
 mod dashboard;
+pub mod faults;
 mod forms;
 pub mod headers;
 mod health;

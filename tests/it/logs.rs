@@ -186,3 +186,48 @@ async fn a_clean_shutdown_loses_no_line_of_a_file_log() {
         .collect();
     assert_eq!(ids.len(), 300, "every request's line is in the file after SIGTERM");
 }
+
+/// A 500 from a real fault (a client key sealed under another key cannot be opened) and a panic
+/// both reach Sentry with their request ids, without the cookie or the Authorization header.
+#[rocket::async_test]
+async fn a_500_and_a_panic_reach_sentry_without_secrets() {
+    let (sentry_port, received) = fake_sentry();
+    let app = TestApp::spawn().await;
+    app.add_node("fault-node", "vpn.fault.example", "10.73.0.0/24").await;
+    app.sign_up("faulty").await;
+    let client = app.create_client("broken", "wireguard").await;
+    sqlx::query("UPDATE clients SET private_key_sealed = decode(repeat('00', 60), 'hex')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let session = app.session_cookie().unwrap();
+    let dsn = format!("http://publickey@127.0.0.1:{sentry_port}/42");
+    let server =
+        ServerProcess::start_with(&app.database_url, &[("SENTRY_DSN", dsn.as_str()), ("PORTAL_FAULT_ROUTES", "true")])
+            .await;
+    let secrets =
+        [("Cookie", format!("phaze_session={session}")), ("Authorization", "Bearer header-secret".to_owned())];
+    let headers: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut ids = Vec::new();
+    for path in [format!("/clients/{client}/config"), "/__fault/panic".to_owned()] {
+        let (status, response_headers, _) = http(server.port, "GET", &path, &headers, "");
+        assert_eq!(status, 500, "{path}");
+        ids.push(response_headers.iter().find(|(k, _)| k == "x-request-id").unwrap().1.clone());
+    }
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = received.lock().unwrap().clone();
+        if ids.iter().all(|id| seen.contains(&format!("\"request_id\":\"{id}\""))) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for id in &ids {
+        assert!(seen.contains(&format!("\"request_id\":\"{id}\"")), "an envelope for {id}: {seen}");
+    }
+    assert!(seen.contains("deliberate panic"), "the panic itself is reported");
+    assert!(!seen.contains(&session), "no session token in Sentry");
+    assert!(!seen.contains("header-secret"), "no Authorization header in Sentry");
+    let log = server.stop();
+    assert!(!log.contains(&session));
+}
