@@ -188,16 +188,16 @@ impl Lookup {
         let stats = &self.cache.stats;
         let Some(found) = self.entry(name, owner) else {
             stats.bypasses.fetch_add(1, Ordering::Relaxed);
-            crate::telemetry::metrics::fragment("bypass");
+            crate::telemetry::metrics::fragment(name, "bypass");
             return render().await;
         };
         if let Some(html) = &found.html {
             stats.hits.fetch_add(1, Ordering::Relaxed);
-            crate::telemetry::metrics::fragment("hit");
+            crate::telemetry::metrics::fragment(name, "hit");
             return Ok(html.to_string());
         }
         stats.misses.fetch_add(1, Ordering::Relaxed);
-        crate::telemetry::metrics::fragment("miss");
+        crate::telemetry::metrics::fragment(name, "miss");
         let html = render().await?;
         let key = format!("{}{}", found.prefix, found.generation);
         let mut conn = self.cache.redis.clone();

@@ -125,20 +125,34 @@ pub fn redis_fallback(what: &'static str) {
     metrics::counter!("portal_redis_fallback_total", "cache" => what).increment(1);
 }
 
-/// A fragment looked up: `hit`, `miss` or `bypass` (Redis down).
-pub fn fragment(result: &'static str) {
+thread_local! {
+    /// Per result (hit, miss, bypass), each fragment's counter.
+    static FRAGMENT_SERIES: RefCell<[HashMap<String, Counter>; 3]> = RefCell::new(Default::default());
+}
+
+/// A fragment looked up: `hit`, `miss` or `bypass` (Redis down). `name` is the fragment's name
+/// up to any `:` (what follows, a period or a time window, would make labels unbounded).
+pub fn fragment(name: &str, result: &'static str) {
     if !enabled() {
         return;
     }
-    static SERIES: OnceLock<[Counter; 3]> = OnceLock::new();
-    let [hit, miss, bypass] = SERIES.get_or_init(|| {
-        ["hit", "miss", "bypass"].map(|r| metrics::counter!("portal_fragment_cache_total", "result" => r))
+    let name = name.split(':').next().unwrap_or(name);
+    let slot = match result {
+        "hit" => 0,
+        "miss" => 1,
+        _ => 2,
+    };
+    FRAGMENT_SERIES.with(|series| {
+        let mut series = series.borrow_mut();
+        if let Some(counter) = series[slot].get(name) {
+            counter.increment(1);
+            return;
+        }
+        let counter =
+            metrics::counter!("portal_fragment_cache_total", "fragment" => name.to_owned(), "result" => result);
+        counter.increment(1);
+        series[slot].insert(name.to_owned(), counter);
     });
-    match result {
-        "hit" => hit.increment(1),
-        "miss" => miss.increment(1),
-        _ => bypass.increment(1),
-    }
 }
 
 /// A database read and how long it took (a retried one counts once, with its retry).

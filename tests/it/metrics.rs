@@ -54,7 +54,10 @@ async fn metrics_need_the_token_and_count_requests_by_route_pattern() {
             >= 3.0
     );
     assert!(value(&text, "portal_db_read_duration_seconds_count", &[]).unwrap() >= 1.0);
-    assert!(value(&text, "portal_fragment_cache_total", &["result=\"miss\""]).unwrap() >= 1.0);
+    assert!(
+        value(&text, "portal_fragment_cache_total", &["fragment=\"account_summary\"", "result=\"miss\""]).unwrap()
+            >= 1.0
+    );
     assert_eq!(value(&text, "portal_database_up", &[]), Some(1.0));
     assert!(value(&text, "portal_email_outbox_backlog", &[]).is_some());
     assert!(value(&text, "portal_db_pool_connections", &["state=\"idle\""]).is_some());
