@@ -250,6 +250,24 @@ rows=$(psql_bench -tAc "SELECT count(*) FROM connection_sessions")
 MEASURE_CONNECTIONS=8 measure "GET /usage (history page, $rows rows in connection_sessions)" -H "Cookie: phaze_session=$session" "$BASE/usage"
 big_row=${results[-1]}
 
+# ---- Admin user search at a million users ------------------------------------------------------
+more=$((1000000 - $(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM users")))
+psql "$DATABASE_URL" -q -c "INSERT INTO users (username, email, password_hash)
+  SELECT 'member' || g, 'member' || g || '@example.net', 'x' FROM generate_series(1, $more) g" -c "ANALYZE users"
+# A signed-in admin with two factors, seeded as the login would leave it: the cookie's token and
+# its SHA-256 in the sessions table.
+admin_token=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+admin_hash=$(printf %s "$admin_token" | sha256sum | cut -d' ' -f1)
+psql "$DATABASE_URL" -q -c "WITH a AS (INSERT INTO users (username, email, password_hash, role, totp_secret_sealed,
+    totp_enabled_at, email_verified_at) VALUES ('bench_admin', 'bench_admin@example.com', 'x', 'admin', '\\x00', now(), now())
+    RETURNING id)
+  INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at, two_factor)
+  SELECT decode('$admin_hash', 'hex'), id, 'bench', now() + interval '1 day', true FROM a"
+curl -sf -b "phaze_session=$admin_token" "$BASE/admin/users?q=member123456" | grep -q "member123456" || { echo "admin search failed" >&2; exit 1; }
+MEASURE_CONNECTIONS=8 measure "GET /admin/users?q=member123456 (one match, 1,000,000 users)" -H "Cookie: phaze_session=$admin_token" "$BASE/admin/users?q=member123456"
+MEASURE_CONNECTIONS=8 measure "GET /admin/users?q=member5 (first 50 of 111,111 matches, 1,000,000 users)" -H "Cookie: phaze_session=$admin_token" "$BASE/admin/users?q=member5"
+MEASURE_CONNECTIONS=8 measure "GET /admin/users?q=member77@ (email prefix, 1,000,000 users)" -H "Cookie: phaze_session=$admin_token" "$BASE/admin/users?q=member77%40"
+
 # What metrics cost: /healthz on this portal against a second instance that records none (no
 # token), in alternating pairs so that both see the same machine.
 PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false ROCKET_PORT=$((PORT + 2)) "$bin" serve >/dev/null 2>&1 &
