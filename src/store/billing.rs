@@ -408,7 +408,9 @@ pub async fn turned_between(pool: &PgPool, since: OffsetDateTime, until: OffsetD
         sqlx::query_scalar(
             "SELECT user_id FROM subscriptions WHERE current_period_end > $1 AND current_period_end <= $2 \
              UNION SELECT user_id FROM subscriptions WHERE next_plan_from > $1 AND next_plan_from <= $2 \
-             UNION SELECT e.user_id FROM entitlements e WHERE e.paid AND e.period_start > $1 AND e.period_start <= $2",
+             UNION SELECT s.user_id FROM subscriptions s \
+               CROSS JOIN LATERAL (SELECT * FROM entitlements e WHERE e.user_id = s.user_id AND e.paid) e \
+               WHERE e.period_start > $1 AND e.period_start <= $2",
         )
         .bind(since)
         .bind(until)

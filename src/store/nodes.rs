@@ -163,12 +163,25 @@ pub async fn heartbeat(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Which of a node's clients `c` (of user `u`, entitled to `e`) it serves: active clients with an
-/// address, of active users with a plan (a current subscription or the free plan), within the
-/// plan's data limit for their current period.
-const SERVED: &str = "c.status = 'active' AND u.status = 'active' AND c.address IS NOT NULL AND e.plan_id IS NOT NULL \
-     AND (e.data_limit_bytes IS NULL OR e.data_limit_bytes > (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) \
-          FROM usage_daily d WHERE d.user_id = u.id AND d.day >= (e.period_start AT TIME ZONE 'UTC')::date))";
+/// The plan and period of every client's user `u`, for queries over many users (a node's
+/// peers). It is the `entitlements` view's logic, written against the clients' users: PostgreSQL
+/// cannot drive the view from the clients and would compute it for every user (0.7 s at a
+/// million users against 90 ms this way). `p` is the plan, `s` the current subscription.
+const ENTITLED: &str = "JOIN users u ON u.id = c.user_id \
+     LEFT JOIN subscriptions s ON s.user_id = c.user_id AND s.current_period_end > now() \
+     LEFT JOIN plans p ON p.id = coalesce(CASE WHEN s.next_plan_from <= now() THEN s.next_plan_id ELSE s.plan_id END, \
+       (SELECT f.id FROM plans f WHERE f.free AND f.active))";
+
+/// Which of those clients a node serves: active clients with an address, of active users with
+/// a plan (a current subscription or the free plan), within the plan's data limit (capped by
+/// the user's own) for their current period.
+const SERVED: &str = "c.status = 'active' AND u.status = 'active' AND c.address IS NOT NULL AND p.id IS NOT NULL \
+     AND (LEAST(u.data_limit_bytes, p.data_limit_bytes) IS NULL \
+          OR LEAST(u.data_limit_bytes, p.data_limit_bytes) > (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) \
+            FROM usage_daily d WHERE d.user_id = u.id AND d.day >= ((CASE WHEN s.user_id IS NOT NULL \
+              THEN period_start_at(CASE WHEN s.next_plan_from <= now() THEN s.next_plan_from ELSE s.period_anchor END, \
+                                   p.period_days, now()) \
+              ELSE date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' END) AT TIME ZONE 'UTC')::date))";
 
 /// One client a node must serve.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -183,8 +196,8 @@ pub struct PeerRow {
 pub async fn peers(pool: &PgPool, node_id: i64) -> sqlx::Result<Vec<PeerRow>> {
     read(|| {
         sqlx::query_as::<_, PeerRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT c.id AS client_id, c.protocol, c.public_key, c.address FROM clients c JOIN users u ON u.id = c.user_id \
-             JOIN entitlements e ON e.user_id = u.id WHERE c.node_id = $1 AND {SERVED} ORDER BY c.protocol, c.id"
+            "SELECT c.id AS client_id, c.protocol, c.public_key, c.address FROM clients c {ENTITLED} \
+             WHERE c.node_id = $1 AND {SERVED} ORDER BY c.protocol, c.id"
         )))
         .bind(node_id)
         .fetch_all(pool)
@@ -215,8 +228,7 @@ pub struct NodeStatus {
 pub async fn statuses(pool: &PgPool) -> sqlx::Result<Vec<NodeStatus>> {
     read(|| {
         sqlx::query_as::<_, NodeStatus>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS}, token_hash IS NOT NULL AS has_token, (SELECT count(*) FROM clients c \
-             JOIN users u ON u.id = c.user_id JOIN entitlements e ON e.user_id = u.id \
+            "SELECT {COLUMNS}, token_hash IS NOT NULL AS has_token, (SELECT count(*) FROM clients c {ENTITLED} \
              WHERE c.node_id = nodes.id AND {SERVED}) AS peers, \
              (SELECT count(*) FROM connection_sessions s WHERE s.node_id = nodes.id AND s.ended_at IS NULL) AS open_sessions \
              FROM nodes ORDER BY region, name"

@@ -49,7 +49,7 @@ pub async fn limited_users_usage(conn: &mut PgConnection, user_ids: &[i64]) -> s
            WHERE d.user_id = u.id AND d.day >= (e.period_start AT TIME ZONE 'UTC')::date), 0)::bigint AS used, \
          u.username::text AS username, u.email::text AS email \
          FROM users u JOIN entitlements e ON e.user_id = u.id \
-         WHERE u.id = ANY($1) AND e.data_limit_bytes IS NOT NULL",
+         WHERE u.id = ANY($1) AND e.user_id = ANY($1) AND e.data_limit_bytes IS NOT NULL",
     )
     .bind(user_ids)
     .fetch_all(conn)

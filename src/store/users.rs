@@ -114,7 +114,7 @@ pub async fn account_summary(pool: &PgPool, user_id: i64) -> sqlx::Result<Option
              coalesce(e.data_limit_bytes <= (SELECT coalesce(sum(d.rx_bytes + d.tx_bytes), 0) FROM usage_daily d \
                WHERE d.user_id = u.id AND d.day >= (e.period_start AT TIME ZONE 'UTC')::date), false) AS over_limit, \
              e.plan_name, CASE WHEN e.paid THEN e.current_period_end END AS paid_until \
-             FROM users u JOIN entitlements e ON e.user_id = u.id WHERE u.id = $1",
+             FROM users u JOIN entitlements e ON e.user_id = u.id WHERE u.id = $1 AND e.user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(pool)
