@@ -17,6 +17,9 @@ use rocket_db_pools::Database;
 use std::sync::Arc;
 
 pub fn rocket(figment: Figment) -> Rocket<Build> {
+    // The portal's TLS clients (the payment provider, SMTP, Sentry) need a process-wide rustls
+    // provider; `main` installs one first, and whoever else builds the portal gets it here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     rocket::custom(figment)
         // Rocket's default Shield sets three headers that `SecurityHeaders` sets again (and a
         // Permissions-Policy for the retired FLoC); an empty Shield replaces it.
@@ -125,7 +128,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                     crate::domain::renewals::start(
                         db.pool().clone(),
                         portal.fragments.clone(),
-                        portal.config.public_url.trim_end_matches('/').to_owned(),
+                        portal.config.base_url().to_owned(),
                         std::time::Duration::from_secs(portal.config.renewals_sweep_secs.max(1)),
                     );
                     if let Some(mailer) = rocket.state::<Arc<crate::mail::Mailer>>() {

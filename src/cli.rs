@@ -263,6 +263,11 @@ async fn seed_demo_plans(pool: &sqlx::PgPool, figment: &Figment) -> Result<(), S
     Ok(())
 }
 
+/// The shared session cache (a command that ends or changes sessions forgets their cached copies).
+fn session_cache(figment: &Figment) -> Result<crate::cache::SessionCache, String> {
+    Ok(crate::cache::SessionCache::new(redis(figment)?, keyring(figment)?, crate::cache::NearCache::off()))
+}
+
 /// Records an operator's change in the audit log (actor `cli`).
 async fn audited(pool: &sqlx::PgPool, change: crate::domain::audit::Change<'_>) -> Result<(), String> {
     crate::domain::audit::record(pool, &crate::domain::audit::Actor::cli(), change).await.map_err(|e| e.to_string())
@@ -272,7 +277,7 @@ async fn set_user_status(figment: &Figment, user: &str, suspend: bool) -> Result
     let pool = pool(figment).await?;
     let id = user_id(&pool, user).await?;
     let cache = fragments(figment)?;
-    let sessions = crate::cache::SessionCache::new(redis(figment)?, keyring(figment)?, crate::cache::NearCache::off());
+    let sessions = session_cache(figment)?;
     crate::domain::usage::set_user_status(&pool, &cache, &sessions, id, suspend).await.map_err(|e| e.to_string())?;
     audited(&pool, Change::new(if suspend { "user.suspend" } else { "user.reinstate" }, "user", id)).await?;
     println!("{user} is {}", if suspend { "suspended" } else { "active again" });
@@ -380,8 +385,7 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         Command::SetRole { user, role } => {
             let pool = pool(&figment).await?;
             let id = user_id(&pool, &user).await?;
-            let sessions =
-                crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?, crate::cache::NearCache::off());
+            let sessions = session_cache(&figment)?;
             crate::domain::accounts::set_role(&pool, &sessions, &fragments(&figment)?, id, &role).await.map_err(
                 |e| match e {
                     crate::domain::accounts::AccountError::Invalid(errors) => {
@@ -396,8 +400,7 @@ pub async fn run(command: Command, figment: Figment) -> Result<(), String> {
         Command::ResetTwoFactor { user } => {
             let pool = pool(&figment).await?;
             let id = user_id(&pool, &user).await?;
-            let sessions =
-                crate::cache::SessionCache::new(redis(&figment)?, keyring(&figment)?, crate::cache::NearCache::off());
+            let sessions = session_cache(&figment)?;
             let was_on = crate::domain::two_factor::reset(&pool, &sessions, id).await.map_err(|e| e.to_string())?;
             audited(
                 &pool,

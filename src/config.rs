@@ -122,6 +122,13 @@ impl Default for AppConfig {
     }
 }
 
+impl AppConfig {
+    /// The public URL without a trailing slash, ready for `{base}/path`.
+    pub fn base_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
 /// Rocket's figment plus the portal's environment overrides.
 pub fn figment() -> Figment {
     let mut figment = rocket::Config::figment().merge(Env::prefixed("PORTAL_").global());

@@ -45,7 +45,7 @@ impl Portal {
             pool: db.pool(),
             fragments: &self.fragments,
             stripe: self.stripe.as_ref(),
-            public_url: self.config.public_url.trim_end_matches('/'),
+            public_url: self.config.base_url(),
         }
     }
 

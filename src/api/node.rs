@@ -122,7 +122,7 @@ async fn events(
         node.id,
         batch.events,
         portal.config.connection_retention_months,
-        portal.config.public_url.trim_end_matches('/'),
+        portal.config.base_url(),
     )
     .await?;
     Ok(Json(report))

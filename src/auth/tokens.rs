@@ -16,6 +16,16 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Characters people read off a screen or a statement and type back: no 0/O or 1/I.
+const READABLE: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// `len` random characters of `READABLE` (5 bits each: 32 divides 256, so no bias).
+pub fn readable_code(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).expect("OS random source");
+    bytes.iter().map(|b| READABLE[usize::from(*b) % READABLE.len()] as char).collect()
+}
+
 /// Whether a presented token has the shape of one of ours (cheap check before any lookup).
 pub fn looks_like_token(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

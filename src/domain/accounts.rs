@@ -112,6 +112,13 @@ impl LoginRules {
     }
 }
 
+/// Who proved their password, and whether a second factor must follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordProven {
+    pub user_id: i64,
+    pub needs_second_factor: bool,
+}
+
 /// Proves a user's password; failures count towards the (IP, login) and IP limits, and past
 /// them even the right password is refused until the window passes.
 pub async fn log_in(
@@ -121,7 +128,7 @@ pub async fn log_in(
     ip: &str,
     login: &str,
     password: &str,
-) -> Result<i64, AccountError> {
+) -> Result<PasswordProven, AccountError> {
     let login = login.trim();
     // Counter keys hold a digest, not the name someone typed.
     let ip_login = format!("{ip}:{}", hex::encode(&Sha256::digest(login.to_lowercase().as_bytes())[..12]));
@@ -144,7 +151,7 @@ pub async fn log_in(
         Some(c) if verified && c.status == "active" => {
             limiter.give_back(&checks).await;
             log::info!(event = "user_logged_in", user_id = c.id; "user_logged_in");
-            Ok(c.id)
+            Ok(PasswordProven { user_id: c.id, needs_second_factor: c.two_factor })
         }
         _ => {
             log::info!(event = "login_failed"; "login_failed");
@@ -153,7 +160,7 @@ pub async fn log_in(
     }
 }
 
-async fn check_current_password(pool: &PgPool, user_id: i64, current: &str) -> Result<(), AccountError> {
+pub(crate) async fn check_current_password(pool: &PgPool, user_id: i64, current: &str) -> Result<(), AccountError> {
     let stored = store::users::password_hash(pool, user_id).await?;
     if password::verify(current, stored.as_deref()).await {
         Ok(())

@@ -265,13 +265,11 @@ impl Billing<'_> {
         };
         let failed = store::mark_failed(&mut tx, payment_id, reason).await?;
         tx.commit().await?;
-        if failed {
-            if let Some(p) = store::payment(self.pool, payment_id).await? {
-                self.fragments.invalidate(&p.user_id.to_string()).await;
-            }
+        if let Some(user_id) = failed {
+            self.fragments.invalidate(&user_id.to_string()).await;
             log::info!(event = "payment_failed", payment_id = payment_id.to_string().as_str(); "payment_failed");
         }
-        Ok(failed)
+        Ok(failed.is_some())
     }
 
     /// Refunds a paid payment: the paid time it bought is taken back.

@@ -90,10 +90,7 @@ pub async fn resend_verification(
     public_url: &str,
     user_id: i64,
 ) -> Result<bool, AccountError> {
-    let Some(entitled) = store::billing::entitlement(pool, user_id).await? else {
-        return Ok(false);
-    };
-    if entitled.email_verified {
+    if store::users::email_verified(pool, user_id).await?.unwrap_or(true) {
         return Ok(false);
     }
     let key = user_id.to_string();

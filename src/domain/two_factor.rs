@@ -1,7 +1,8 @@
 //! Two-factor sign-in: TOTP (RFC 6238, by totp-rs) with ten single-use recovery codes. A code
 //! is accepted once: the step it belongs to is recorded, and an older or equal step is refused.
+use super::sessions::Sessions;
 use super::FieldErrors;
-use crate::auth::{password, tokens};
+use crate::auth::tokens;
 use crate::cache::SessionCache;
 use crate::store::{self, two_factor as store_2fa};
 use crate::vault::Vault;
@@ -13,8 +14,6 @@ pub const ISSUER: &str = "Phaze VPN";
 pub const RECOVERY_CODES: usize = 10;
 /// How long the step between password and code lasts.
 pub const CHALLENGE_MINUTES: i64 = 5;
-/// Characters of recovery codes: no 0/O or 1/I to misread.
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TwoFactorError {
@@ -88,10 +87,7 @@ pub async fn begin_setup(pool: &PgPool, vault: &Vault, user_id: i64, fresh: bool
 fn new_recovery_codes() -> (Vec<String>, Vec<Vec<u8>>) {
     (0..RECOVERY_CODES)
         .map(|_| {
-            let mut bytes = [0u8; 12];
-            getrandom::fill(&mut bytes).expect("OS random source");
-            let chars: String =
-                bytes.iter().map(|b| CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()] as char).collect();
+            let chars = tokens::readable_code(12);
             let code = format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..]);
             let hash = hash_code(&code);
             (code, hash)
@@ -171,59 +167,52 @@ async fn reauthenticate(
     current_password: &str,
     code: &str,
 ) -> Result<(), TwoFactorError> {
-    let stored = store::users::password_hash(pool, user_id).await?;
-    if !password::verify(current_password, stored.as_deref()).await {
-        return Err(TwoFactorError::Invalid(FieldErrors::single(
-            "current_password",
-            "This is not your current password.",
-        )));
-    }
+    super::accounts::check_current_password(pool, user_id, current_password).await.map_err(|e| match e {
+        super::accounts::AccountError::Db(e) => TwoFactorError::Db(e),
+        super::accounts::AccountError::Invalid(errors) => TwoFactorError::Invalid(errors),
+        other => TwoFactorError::Invalid(FieldErrors::single("current_password", other.to_string())),
+    })?;
     verify(pool, vault, user_id, code).await
 }
 
 /// New recovery codes (the old ones die); every other session is signed out.
 pub async fn regenerate_codes(
-    pool: &PgPool,
+    sessions: &Sessions<'_>,
     vault: &Vault,
-    cache: &SessionCache,
     user_id: i64,
     session_token: &str,
     current_password: &str,
     code: &str,
 ) -> Result<Vec<String>, TwoFactorError> {
+    let pool = sessions.pool;
     reauthenticate(pool, vault, user_id, current_password, code).await?;
     let (codes, hashes) = new_recovery_codes();
     let mut tx = pool.begin().await?;
     store_2fa::replace_codes(&mut tx, user_id, &hashes).await?;
     tx.commit().await?;
-    sign_out_others(pool, cache, user_id, session_token).await?;
+    sessions.end_others(user_id, session_token).await?;
     log::info!(event = "recovery_codes_regenerated", user_id = user_id; "recovery_codes_regenerated");
     Ok(codes)
 }
 
-/// Turns TOTP off; every other session is signed out.
+/// Turns TOTP off; every other session is signed out, and the cached copy of this one (which
+/// says "TOTP on") forgotten.
 pub async fn disable(
-    pool: &PgPool,
+    sessions: &Sessions<'_>,
     vault: &Vault,
-    cache: &SessionCache,
     user_id: i64,
     session_token: &str,
     current_password: &str,
     code: &str,
 ) -> Result<(), TwoFactorError> {
+    let pool = sessions.pool;
     reauthenticate(pool, vault, user_id, current_password, code).await?;
     let mut tx = pool.begin().await?;
     store_2fa::disable(&mut tx, user_id).await?;
     tx.commit().await?;
-    sign_out_others(pool, cache, user_id, session_token).await?;
-    cache.forget(&store_2fa::session_hashes(pool, user_id).await?).await;
+    sessions.end_others(user_id, session_token).await?;
+    sessions.cache.forget(&[tokens::hash_token(session_token)]).await;
     log::info!(event = "two_factor_disabled", user_id = user_id; "two_factor_disabled");
-    Ok(())
-}
-
-async fn sign_out_others(pool: &PgPool, cache: &SessionCache, user_id: i64, token: &str) -> sqlx::Result<()> {
-    let ended = store::sessions::delete_others(pool, user_id, &tokens::hash_token(token)).await?;
-    cache.forget(&ended).await;
     Ok(())
 }
 
@@ -237,11 +226,6 @@ pub async fn reset(pool: &PgPool, cache: &SessionCache, user_id: i64) -> sqlx::R
     cache.forget(&ended).await;
     log::warn!(event = "two_factor_reset", user_id = user_id, was_on = was_on; "two_factor_reset");
     Ok(was_on)
-}
-
-/// Whether the user must give a second factor at sign-in.
-pub async fn enabled(pool: &PgPool, user_id: i64) -> sqlx::Result<bool> {
-    Ok(store_2fa::state(pool, user_id).await?.is_some_and(|s| s.secret_sealed.is_some()))
 }
 
 /// Starts the step between password and code: the token for the browser's cookie.

@@ -38,7 +38,7 @@ fn text<'a>(object: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 /// The payment an event's object names: our id in its metadata or client reference, else the
 /// provider's session or intent id.
-async fn payment_of(billing: &Billing<'_>, object: &Value) -> sqlx::Result<Option<Uuid>> {
+async fn payment_of(billing: &Billing<'_>, object: &Value) -> sqlx::Result<Option<store::Payment>> {
     let ours = text(object, &["client_reference_id"])
         .or_else(|| text(object, &["metadata", "payment_id"]))
         .and_then(|id| Uuid::parse_str(id).ok());
@@ -49,12 +49,14 @@ async fn payment_of(billing: &Billing<'_>, object: &Value) -> sqlx::Result<Optio
         let mut conn = billing.pool.acquire().await?;
         store::payment_by_provider(&mut conn, "stripe", session, intent).await?
     };
-    Ok(match (ours, theirs) {
+    let id = match (ours, theirs) {
         // Both named: they must agree, or the event is about something else.
-        (Some(a), Some(b)) if a != b => None,
-        (Some(a), _) => store::payment(billing.pool, a).await?.filter(|p| p.provider == "stripe").map(|p| p.id),
-        (None, b) => b,
-    })
+        (Some(a), Some(b)) if a != b => return Ok(None),
+        (Some(a), _) => a,
+        (None, Some(b)) => b,
+        (None, None) => return Ok(None),
+    };
+    Ok(store::payment(billing.pool, id).await?.filter(|p| p.provider == "stripe"))
 }
 
 /// Verifies and handles one webhook delivery.
@@ -74,8 +76,8 @@ pub async fn handle(
     let stamp = Some((event.id.as_str(), event.kind.as_str()));
     let payment = payment_of(billing, object).await?;
     let applied = match (event.kind.as_str(), payment) {
-        ("checkout.session.completed", Some(id)) => {
-            let p = store::payment(billing.pool, id).await?.ok_or(WebhookError::Malformed)?;
+        ("checkout.session.completed", Some(p)) => {
+            let id = p.id;
             let amount = object.get("amount_total").and_then(Value::as_i64);
             let currency = text(object, &["currency"]).map(str::to_ascii_uppercase);
             if text(object, &["payment_status"]) != Some("paid") {
@@ -88,11 +90,13 @@ pub async fn handle(
                 billing.credit(id, text(object, &["payment_intent"]), stamp).await?
             }
         }
-        ("payment_intent.payment_failed", Some(id)) => {
+        ("payment_intent.payment_failed", Some(p)) => {
+            let id = p.id;
             let reason = text(object, &["last_payment_error", "message"]).unwrap_or("the payment failed");
             billing.fail(id, reason, stamp).await?
         }
-        ("charge.refunded", Some(id)) => {
+        ("charge.refunded", Some(p)) => {
+            let id = p.id;
             // Only a full refund takes the paid time back; a partial one is the admin's call.
             if object.get("refunded").and_then(Value::as_bool) == Some(true) {
                 billing.refund(id, stamp).await?
@@ -100,7 +104,7 @@ pub async fn handle(
                 record_only(billing, &event, Some(id)).await?
             }
         }
-        (_, payment) => record_only(billing, &event, payment).await?,
+        (_, payment) => record_only(billing, &event, payment.map(|p| p.id)).await?,
     };
     log::info!(event = "stripe_webhook", kind = event.kind.as_str(), applied = applied; "stripe_webhook");
     Ok(if applied { Handled::Applied } else { Handled::Ignored })

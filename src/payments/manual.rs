@@ -1,13 +1,8 @@
 //! Manual payments: the user quotes a reference with a transfer; an admin marks it paid.
 
-/// Characters that survive being read aloud or typed from a bank statement (no 0/O, 1/I).
-const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-
-/// A new reference such as `PHZ-7KQ2-M9XD` (40 random bits).
+/// A new reference such as `PHZ-7KQ2-M9XD` (40 random bits), easy to read off a statement.
 pub fn new_reference() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("OS random source");
-    let chars: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let chars = crate::auth::tokens::readable_code(8);
     format!("PHZ-{}-{}", &chars[..4], &chars[4..])
 }
 

@@ -49,8 +49,6 @@ struct Session {
 
 impl Stripe {
     pub fn new(secret_key: &str, webhook_secret: &str, api_base: &str) -> Self {
-        // reqwest needs a process-wide rustls provider; `main` installs it, embedders may not have.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("HTTP client");
         Stripe {
             secret_key: secret_key.to_owned(),

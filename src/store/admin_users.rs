@@ -18,6 +18,12 @@ pub struct UserRow {
     pub sort_key: String,
 }
 
+/// A `UserRow`'s columns from `u` (users), all but its sort key.
+const USER_COLUMNS: &str =
+    "u.id, u.username::text AS username, u.email::text AS email, u.role, u.status, u.created_at, \
+     u.active_clients, (SELECT p.name::text FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+       WHERE s.user_id = u.id AND s.current_period_end > now()) AS paid_plan";
+
 /// The panel's filters; empty ones match everyone.
 #[derive(Debug, Default, Clone)]
 pub struct UserFilter {
@@ -38,10 +44,7 @@ pub async fn search(pool: &PgPool, f: &UserFilter, limit: i64) -> sqlx::Result<V
     let key = if by_email { "(lower(u.email::text) COLLATE \"C\")" } else { "(lower(u.username::text) COLLATE \"C\")" };
     // Only `key` (one of two fixed expressions) is spliced in; every value is a bind parameter.
     let sql = format!(
-        "SELECT u.id, u.username::text AS username, u.email::text AS email, u.role, u.status, u.created_at, \
-         u.active_clients, (SELECT p.name::text FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
-           WHERE s.user_id = u.id AND s.current_period_end > now()) AS paid_plan, {key} AS sort_key \
-         FROM users u \
+        "SELECT {USER_COLUMNS}, {key} AS sort_key FROM users u \
          WHERE ($1::text IS NULL OR {key} LIKE $1 || '%') \
          AND ($2::text IS NULL OR u.status = $2) AND ($3::text IS NULL OR u.role = $3) \
          AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id \
@@ -67,12 +70,9 @@ pub async fn search(pool: &PgPool, f: &UserFilter, limit: i64) -> sqlx::Result<V
 
 pub async fn user(pool: &PgPool, id: i64) -> sqlx::Result<Option<UserRow>> {
     read(|| {
-        sqlx::query_as::<_, UserRow>(
-            "SELECT u.id, u.username::text AS username, u.email::text AS email, u.role, u.status, u.created_at, \
-             u.active_clients, (SELECT p.name::text FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
-               WHERE s.user_id = u.id AND s.current_period_end > now()) AS paid_plan, '' AS sort_key \
-             FROM users u WHERE u.id = $1",
-        )
+        sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, '' AS sort_key FROM users u WHERE u.id = $1"
+        )))
         .bind(id)
         .fetch_optional(pool)
     })

@@ -377,17 +377,16 @@ pub async fn mark_paid(conn: &mut PgConnection, id: Uuid, intent: Option<&str>) 
     .await
 }
 
-/// Marks a pending payment failed; false if it was not pending.
-pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+/// Marks a pending payment failed: the user it belongs to, or None if it was not pending.
+pub async fn mark_failed(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
         "UPDATE payments SET status = 'failed', failure = left($2, 500), updated_at = now() \
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1 AND status = 'pending' RETURNING user_id",
     )
     .bind(id)
     .bind(reason)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Marks a paid payment refunded; None if it was not paid.

@@ -43,6 +43,9 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = sqlx::Result<T>>,
 {
+    if !crate::telemetry::metrics::enabled() {
+        return read_once_more(attempt).await;
+    }
     let started = std::time::Instant::now();
     let result = read_once_more(attempt).await;
     crate::telemetry::metrics::db_read(started.elapsed().as_secs_f64());

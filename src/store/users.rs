@@ -9,6 +9,8 @@ pub struct Credentials {
     pub id: i64,
     pub password_hash: String,
     pub status: String,
+    /// Two-factor sign-in is on: the password alone is not enough.
+    pub two_factor: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -72,7 +74,8 @@ pub async fn insert(
 pub async fn find_credentials(pool: &PgPool, login: &str) -> sqlx::Result<Option<Credentials>> {
     read(|| {
         sqlx::query_as::<_, Credentials>(
-            "SELECT id, password_hash, status FROM users WHERE username = $1::citext OR email = $1::citext \
+            "SELECT id, password_hash, status, totp_enabled_at IS NOT NULL AS two_factor FROM users \
+             WHERE username = $1::citext OR email = $1::citext \
          ORDER BY (username = $1::citext) DESC LIMIT 1",
         )
         .bind(login)
@@ -130,6 +133,16 @@ pub async fn find_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<(i
         )
         .bind(email)
         .fetch_optional(pool)
+    })
+    .await
+}
+
+/// Whether the user's address is confirmed; None: no such user.
+pub async fn email_verified(pool: &PgPool, user_id: i64) -> sqlx::Result<Option<bool>> {
+    read(|| {
+        sqlx::query_scalar("SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
     })
     .await
 }

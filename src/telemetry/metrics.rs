@@ -17,7 +17,8 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// for metrics.
 static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn enabled() -> bool {
+/// Whether metrics are recorded in this process (callers may skip measuring what would be lost).
+pub fn enabled() -> bool {
     ENABLED.load(std::sync::atomic::Ordering::Relaxed)
 }
 

@@ -113,14 +113,8 @@ async fn change_email(
     let (email, changed) = match forms::values(form.0) {
         Ok(f) => (
             Some(f.email.clone()),
-            accounts::change_email(
-                db.pool(),
-                portal.config.public_url.trim_end_matches('/'),
-                user.user_id(),
-                &f.email,
-                &f.current_password,
-            )
-            .await,
+            accounts::change_email(db.pool(), portal.config.base_url(), user.user_id(), &f.email, &f.current_password)
+                .await,
         ),
         Err(errors) => (None, Err(AccountError::Invalid(errors))),
     };

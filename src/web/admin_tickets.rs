@@ -68,7 +68,7 @@ async fn reply(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
-    let public_url = portal.config.public_url.trim_end_matches('/');
+    let public_url = portal.config.base_url();
     let (replied, internal) = match forms::values(form.0) {
         Ok(f) => (
             tickets::staff_reply(db.pool(), public_url, admin.admin.user_id(), id, &f.body, f.internal).await,

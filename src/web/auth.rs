@@ -157,7 +157,7 @@ async fn signup_submit(
         password: fields.password,
         password_confirm: fields.password_confirm,
     };
-    match signup::sign_up(db.pool(), portal.config.public_url.trim_end_matches('/'), &signup).await {
+    match signup::sign_up(db.pool(), portal.config.base_url(), &signup).await {
         Ok(user_id) => {
             portal.limiter.hit(&limit).await;
             sign_in(user_id, false, &client, cookies, db, portal).await?;
@@ -197,15 +197,15 @@ async fn login_submit(
     let next = safe_next(fields.next.as_deref());
     match accounts::log_in(db.pool(), &portal.limiter, &portal.rules, &client.ip, &fields.login, &fields.password).await
     {
-        Ok(user_id) if two_factor::enabled(db.pool(), user_id).await? => {
+        Ok(proven) if proven.needs_second_factor => {
             // Half signed in: the code is asked for next, for five minutes, in this browser only.
-            let token = two_factor::challenge(db.pool(), user_id).await?;
+            let token = two_factor::challenge(db.pool(), proven.user_id).await?;
             super::two_factor::set_challenge_cookie(cookies, token, portal);
             let next = next.map(|n| format!("?next={}", rocket::http::RawStr::new(&n).percent_encode()));
             Ok(FormResponse::Redirect(Redirect::to(format!("/login/two-factor{}", next.unwrap_or_default()))))
         }
-        Ok(user_id) => {
-            sign_in(user_id, false, &client, cookies, db, portal).await?;
+        Ok(proven) => {
+            sign_in(proven.user_id, false, &client, cookies, db, portal).await?;
             Ok(FormResponse::Redirect(Redirect::to(next.unwrap_or_else(|| "/dashboard".into()))))
         }
         Err(AccountError::Invalid(errors)) => {

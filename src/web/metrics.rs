@@ -12,7 +12,7 @@ pub fn routes() -> Vec<rocket::Route> {
     routes![metrics]
 }
 
-/// The `Authorization: Bearer …` header, if any.
+/// The `Authorization: Bearer …` token, if any.
 pub struct Bearer(Option<String>);
 
 #[rocket::async_trait]
@@ -20,8 +20,7 @@ impl<'r> FromRequest<'r> for Bearer {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let token = req.headers().get_one("Authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::to_owned);
-        Outcome::Success(Bearer(token))
+        Outcome::Success(Bearer(crate::auth::node::bearer(req).map(str::to_owned)))
     }
 }
 

@@ -47,7 +47,7 @@ async fn resend_verification(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Flash<Redirect>, AppError> {
-    let public_url = portal.config.public_url.trim_end_matches('/');
+    let public_url = portal.config.base_url();
     let sent =
         recovery::resend_verification(db.pool(), &portal.limiter, &portal.rules, public_url, user.user_id()).await?;
     let message =
@@ -75,7 +75,7 @@ async fn forgot_submit(
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
     let fields = forms::values(form.0).unwrap_or_default();
-    let public_url = portal.config.public_url.trim_end_matches('/');
+    let public_url = portal.config.base_url();
     match recovery::request_reset(db.pool(), &portal.limiter, &portal.rules, public_url, &client.ip, &fields.email)
         .await
     {

@@ -140,7 +140,7 @@ async fn account_view(
     db: &Db,
     errors: &FieldErrors,
 ) -> Result<Markup, AppError> {
-    let on = two_factor::enabled(db.pool(), user.user_id()).await?;
+    let on = user.session.totp;
     let unused = if on { two_factor::unused_codes(db.pool(), user.user_id()).await? } else { 0 };
     Ok(views::two_factor::account(
         ctx,
@@ -167,7 +167,7 @@ async fn setup(
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Secret, AppError> {
-    if two_factor::enabled(db.pool(), user.user_id()).await? {
+    if user.session.totp {
         return Err(AppError::Conflict("Two-factor sign-in is already on.".into()));
     }
     let setup = two_factor::begin_setup(db.pool(), &portal.vault, user.user_id(), true).await?;
@@ -212,9 +212,8 @@ async fn regenerate(
 ) -> Result<Secret, AppError> {
     let f = forms::values(form.0).unwrap_or_default();
     let made = two_factor::regenerate_codes(
-        db.pool(),
+        &portal.sessions(db),
         &portal.vault,
-        &portal.sessions,
         user.user_id(),
         &user.token,
         &f.current_password,
@@ -239,8 +238,9 @@ async fn disable(
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
     let f = forms::values(form.0).unwrap_or_default();
-    let (pool, vault, cache) = (db.pool(), &portal.vault, &portal.sessions);
-    match two_factor::disable(pool, vault, cache, user.user_id(), &user.token, &f.current_password, &f.code).await {
+    let sessions = portal.sessions(db);
+    match two_factor::disable(&sessions, &portal.vault, user.user_id(), &user.token, &f.current_password, &f.code).await
+    {
         Ok(()) => Ok(FormResponse::Done(Flash::success(
             Redirect::to("/account/two-factor"),
             "Two-factor sign-in is off, and your other sessions are signed out.",
