@@ -125,6 +125,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         portal.config.connection_retention_months,
                     );
                     crate::telemetry::metrics::start_upkeep();
+                    crate::domain::idempotency::start_pruning(db.pool().clone());
                     crate::domain::renewals::start(
                         db.pool().clone(),
                         portal.fragments.clone(),
@@ -153,5 +154,10 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         }))
         .mount("/", web::routes())
         .mount("/api/v1/node", api::node::routes())
+        .mount("/api/v1", [api::v1::routes(), api::docs::v1_routes()].concat())
+        .mount("/api/v2", [api::v2::routes(), api::docs::v2_routes()].concat())
         .register("/", web::catchers())
+        .register("/api", api::common::catchers())
+        .register("/api/v1", api::v1::catchers())
+        .register("/api/v1/node", api::common::catchers())
 }

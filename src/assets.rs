@@ -1,5 +1,7 @@
 //! Static assets: loaded once at start, served at fingerprinted URLs
-//! (`/static/htmx.min.HASH.js`) with gzip and brotli variants made ahead.
+//! (`/static/htmx.min.HASH.js`) with gzip and brotli variants made ahead. Files over
+//! `COMPRESS_AT_START_MAX` are not compressed at start (it would slow every start): their
+//! variants are the `NAME.gz` / `NAME.br` files beside them, made when they were vendored.
 use rocket::http::ContentType;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -14,6 +16,9 @@ pub struct Asset {
     pub gzip: Option<Arc<[u8]>>,
     pub brotli: Option<Arc<[u8]>>,
 }
+
+/// The largest file compressed when the portal starts.
+const COMPRESS_AT_START_MAX: usize = 128 * 1024;
 
 pub struct Assets {
     /// Fingerprinted file name → the asset.
@@ -32,7 +37,8 @@ impl Assets {
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !entry.file_type()?.is_file() || name.starts_with('.') {
+            if !entry.file_type()?.is_file() || name.starts_with('.') || name.ends_with(".gz") || name.ends_with(".br")
+            {
                 continue;
             }
             let body = std::fs::read(entry.path())?;
@@ -47,7 +53,10 @@ impl Assets {
                 || content_type.is_svg()
                 || content_type.is_json()
                 || content_type.is_plain();
-            let (gzip, brotli) = if compressible {
+            let (gzip, brotli) = if compressible && body.len() > COMPRESS_AT_START_MAX {
+                let made_ahead = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).ok();
+                (made_ahead("gz").and_then(|z| smaller(&body, z)), made_ahead("br").and_then(|b| smaller(&body, b)))
+            } else if compressible {
                 (smaller(&body, gzip(&body)?), smaller(&body, brotli(&body)?))
             } else {
                 (None, None)
@@ -120,5 +129,13 @@ mod tests {
         let asset = assets.get(url.rsplit('/').next().unwrap()).unwrap();
         assert!(asset.content_type.is_javascript());
         assert!(asset.brotli.as_ref().unwrap().len() < asset.gzip.as_ref().unwrap().len());
+        // The vendored API reference is compressed ahead, not at start; its .gz is not an asset.
+        let bundle = assets.url("swagger-ui-bundle.js");
+        let bundle = assets.get(bundle.rsplit('/').next().unwrap()).unwrap();
+        let gzip = bundle.gzip.as_ref().expect("the .gz made when it was vendored");
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut unzipped).unwrap();
+        assert_eq!(&unzipped[..], &bundle.body[..]);
+        assert!(!assets.urls.contains_key("swagger-ui-bundle.js.gz"));
     }
 }

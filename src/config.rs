@@ -71,6 +71,10 @@ pub struct AppConfig {
     pub redis_namespace: String,
     /// Failed node-token attempts per IP per minute before 429.
     pub node_auth_failures_per_ip: u32,
+    /// Customer API requests per personal access token per minute before 429.
+    pub api_requests_per_minute: u32,
+    /// Customer API calls with a missing or bad token per IP per minute before 429.
+    pub api_auth_failures_per_ip: u32,
     /// Memory for the near cache (sessions and fragments kept in-process, invalidated by Redis);
     /// 0 turns it off.
     pub near_cache_mb: u64,
@@ -117,6 +121,8 @@ impl Default for AppConfig {
             node_poll_secs: 30,
             connection_retention_months: 12,
             node_auth_failures_per_ip: 10,
+            api_requests_per_minute: 600,
+            api_auth_failures_per_ip: 30,
             redis_namespace: "phaze".into(),
         }
     }

@@ -11,8 +11,12 @@ pub enum AppError {
     Unauthorized(String),
     /// Well-formed but not acceptable (422), e.g. a batch over its size.
     Unprocessable(String),
+    /// Fields that are not valid (422): problem details list each field's message.
+    Invalid(crate::domain::FieldErrors),
     /// The body is over its size limit (413).
     TooLarge(String),
+    /// The body is not of a media type the route reads (415).
+    UnsupportedMediaType(String),
     Forbidden(String),
     NotFound,
     /// The request conflicts with the state of the thing (e.g. revoking twice).
@@ -31,8 +35,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::Unauthorized(_) => Status::Unauthorized,
-            AppError::Unprocessable(_) => Status::UnprocessableEntity,
+            AppError::Unprocessable(_) | AppError::Invalid(_) => Status::UnprocessableEntity,
             AppError::TooLarge(_) => Status::PayloadTooLarge,
+            AppError::UnsupportedMediaType(_) => Status::UnsupportedMediaType,
             AppError::Forbidden(_) => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
             AppError::Conflict(_) => Status::Conflict,
@@ -49,8 +54,10 @@ impl AppError {
             | AppError::Unauthorized(m)
             | AppError::Unprocessable(m)
             | AppError::TooLarge(m)
+            | AppError::UnsupportedMediaType(m)
             | AppError::Forbidden(m)
             | AppError::Conflict(m) => m.clone(),
+            AppError::Invalid(errors) => errors.0.values().cloned().collect::<Vec<_>>().join(" "),
             AppError::RateLimited { retry_after_secs } => views::errors::retry_message(*retry_after_secs),
             AppError::Unavailable(_) | AppError::Internal(_) | AppError::NotFound => {
                 views::errors::default_message(self.status())
@@ -110,7 +117,11 @@ impl<'r> Responder<'r, 'static> for AppError {
             AppError::Internal(cause) => log::error!(event = "internal_error"; "{cause}"),
             _ => {}
         }
-        let mut response = error_response(req, status, &self.public_message())?;
+        let fields = match &self {
+            AppError::Invalid(errors) => Some(errors),
+            _ => None,
+        };
+        let mut response = problem_or_page(req, status, &self.public_message(), fields)?;
         match self {
             AppError::RateLimited { retry_after_secs } => {
                 response.set_header(Header::new("Retry-After", retry_after_secs.to_string()));
@@ -129,15 +140,33 @@ impl<'r> Responder<'r, 'static> for AppError {
 
 /// The error as a page in the layout, or as problem details (RFC 9457) to a JSON client.
 pub fn error_response(req: &Request<'_>, status: Status, detail: &str) -> response::Result<'static> {
+    problem_or_page(req, status, detail, None)
+}
+
+/// Problem details (RFC 9457): `errors` lists each invalid field with its message.
+pub fn problem_json(status: Status, detail: &str, fields: Option<&crate::domain::FieldErrors>) -> String {
+    let mut problem = serde_json::json!({
+        "type": "about:blank",
+        "title": status.reason().unwrap_or("Error"),
+        "status": status.code,
+        "detail": detail,
+    });
+    if let Some(fields) = fields {
+        problem["errors"] =
+            fields.0.iter().map(|(field, message)| serde_json::json!({ "field": field, "message": message })).collect();
+    }
+    problem.to_string()
+}
+
+fn problem_or_page(
+    req: &Request<'_>,
+    status: Status,
+    detail: &str,
+    fields: Option<&crate::domain::FieldErrors>,
+) -> response::Result<'static> {
     let wants_json = req.accept().is_some_and(|a| a.preferred().is_json()) || req.uri().path().starts_with("/api/");
     let mut response = if wants_json {
-        let body = serde_json::json!({
-            "type": "about:blank",
-            "title": status.reason().unwrap_or("Error"),
-            "status": status.code,
-            "detail": detail,
-        })
-        .to_string();
+        let body = problem_json(status, detail, fields);
         Response::build()
             .header(rocket::http::ContentType::new("application", "problem+json"))
             .sized_body(body.len(), std::io::Cursor::new(body))

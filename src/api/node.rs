@@ -1,5 +1,6 @@
 //! The node contract: `GET peers` (ETag, 304), `POST events` (batches with seqs, acked),
 //! `GET crl.pem`. Every call carries the node's bearer token and counts as its heartbeat.
+use super::common::IfNoneMatch;
 use crate::auth::node::{bearer, refuse, NodeAuth};
 use crate::auth::ClientInfo;
 use crate::db::Db;
@@ -17,18 +18,6 @@ use std::io::Cursor;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![peer_list, events, crl]
-}
-
-/// The request's `If-None-Match`, if any.
-pub struct IfNoneMatch(Option<String>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for IfNoneMatch {
-    type Error = Infallible;
-
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        request::Outcome::Success(IfNoneMatch(req.headers().get_one("If-None-Match").map(str::to_owned)))
-    }
 }
 
 /// A body with an ETag, or 304 with the ETag alone.
@@ -64,6 +53,15 @@ impl<'r> FromRequest<'r> for Bearer {
     }
 }
 
+#[utoipa::path(get, path = "/node/peers", tag = "node",
+    summary = "The peers this node must serve",
+    description = "Counts as the node's heartbeat. Poll every `poll_interval_secs` with the last ETag.",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the list the node holds")),
+    responses(
+        (status = 200, description = "The peer list", body = crate::domain::peers::PeerList),
+        (status = 304, description = "The node's list is current"),
+    ),
+    security(("node_token" = [])))]
 #[get("/peers")]
 async fn peer_list(
     token: Bearer,
@@ -95,6 +93,12 @@ pub struct EventBatch {
     events: Vec<serde_json::Value>,
 }
 
+#[utoipa::path(post, path = "/node/events", tag = "node",
+    summary = "Connection and usage events",
+    description = "A repeated seq changes nothing; resend everything after `acked_seq`.",
+    request_body = super::shapes::NodeEventBatch,
+    responses((status = 200, description = "Stored up to acked_seq", body = crate::domain::node_events::IngestReport)),
+    security(("node_token" = [])))]
 #[post("/events", data = "<batch>")]
 async fn events(
     auth: NodeAuth,
@@ -128,6 +132,14 @@ async fn events(
     Ok(Json(report))
 }
 
+#[utoipa::path(get, path = "/node/crl.pem", tag = "node",
+    summary = "The OpenVPN certificate revocation list",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the CRL the node holds")),
+    responses(
+        (status = 200, description = "The CRL (PEM)", body = String, content_type = "application/x-pem-file"),
+        (status = 304, description = "The node's CRL is current"),
+    ),
+    security(("node_token" = [])))]
 #[get("/crl.pem")]
 async fn crl(auth: NodeAuth, inm: IfNoneMatch, db: &Db, portal: &State<Portal>) -> Result<Tagged, AppError> {
     auth.0?;

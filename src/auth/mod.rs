@@ -1,4 +1,5 @@
 //! Passwords, session tokens, request guards and CSRF.
+pub mod api_token;
 pub mod csrf;
 pub mod guards;
 pub mod node;

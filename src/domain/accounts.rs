@@ -48,6 +48,10 @@ pub struct LoginRules {
     pub resets_per_address: Rule,
     /// Verification emails sent again, per user.
     pub verification_resends_per_user: Rule,
+    /// Customer API requests per personal access token.
+    pub api_per_token: Rule,
+    /// Customer API calls without a good token, per IP.
+    pub api_auth_failures_per_ip: Rule,
 }
 
 impl LoginRules {
@@ -94,10 +98,20 @@ impl LoginRules {
                 limit: 3,
                 window: Duration::from_secs(60 * 60),
             },
+            api_per_token: Rule {
+                name: "api_token",
+                limit: config.api_requests_per_minute,
+                window: Duration::from_secs(60),
+            },
+            api_auth_failures_per_ip: Rule {
+                name: "api_auth_ip",
+                limit: config.api_auth_failures_per_ip,
+                window: Duration::from_secs(60),
+            },
         }
     }
 
-    pub fn all(&self) -> [Rule; 9] {
+    pub fn all(&self) -> [Rule; 11] {
         [
             self.per_user,
             self.per_ip,
@@ -108,6 +122,8 @@ impl LoginRules {
             self.resets_per_ip,
             self.resets_per_address,
             self.verification_resends_per_user,
+            self.api_per_token,
+            self.api_auth_failures_per_ip,
         ]
     }
 }

@@ -304,6 +304,20 @@ impl Clients<'_> {
         Ok(store::clients::list_for_user(self.pool, user_id).await?)
     }
 
+    /// Up to `limit` of the user's clients in the order they were made, after `after`, and
+    /// whether more follow.
+    pub async fn page(
+        &self,
+        user_id: i64,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<(Vec<ClientSummary>, bool), ClientError> {
+        let mut rows = store::clients::page_for_user(self.pool, user_id, after, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        Ok((rows, more))
+    }
+
     async fn find(&self, user_id: i64, id: Uuid) -> Result<(Client, Node), ClientError> {
         let client = store::clients::find_for_user(self.pool, user_id, id).await?.ok_or(ClientError::NotFound)?;
         let node = store::nodes::find(self.pool, client.node_id).await?.ok_or(ClientError::NotFound)?;

@@ -1,12 +1,14 @@
 //! The portal's rules: types, validation and transactions, per feature.
 pub mod accounts;
 pub mod admin_users;
+pub mod api_tokens;
 pub mod audit;
 pub mod billing;
 pub mod clients;
 pub mod connections;
 pub mod email;
 pub mod figures;
+pub mod idempotency;
 pub mod node_events;
 pub mod nodes;
 pub mod partitions;
@@ -44,6 +46,21 @@ impl FieldErrors {
     pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::default();
         errors.add(field, message);
+        errors
+    }
+}
+
+impl From<validator::ValidationErrors> for FieldErrors {
+    /// The first message of each field, as the declarative rules give them.
+    fn from(e: validator::ValidationErrors) -> Self {
+        let mut errors = FieldErrors::default();
+        for (field, list) in e.field_errors() {
+            let message = list
+                .first()
+                .and_then(|e| e.message.clone())
+                .map_or_else(|| format!("{field} is not valid."), |m| m.into_owned());
+            errors.add(field.to_string(), message);
+        }
         errors
     }
 }

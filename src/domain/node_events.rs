@@ -16,13 +16,13 @@ pub const MAX_BATCH: usize = 1000;
 /// How far ahead of the portal's clock a node's clock may be.
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Rejected {
     pub seq: Option<i64>,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct IngestReport {
     /// Every seq up to this one is stored (or rejected for good): resend only what follows.
     pub acked_seq: i64,

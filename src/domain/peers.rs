@@ -15,14 +15,14 @@ use std::net::Ipv4Addr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct WireguardPeer {
     pub client_id: Uuid,
     pub public_key: String,
     pub address: String,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct OpenvpnPeer {
     pub client_id: Uuid,
     /// The certificate's CN: the client id.
@@ -32,7 +32,7 @@ pub struct OpenvpnPeer {
     pub ccd: String,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PeerList {
     pub node: String,
     /// How often the node should poll; it counts as offline after two missed polls.

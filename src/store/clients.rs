@@ -24,6 +24,23 @@ pub struct Client {
     pub node_region: String,
 }
 
+impl Client {
+    /// The client as lists show it.
+    pub fn summary(&self) -> ClientSummary {
+        ClientSummary {
+            id: self.id,
+            name: self.name.clone(),
+            protocol: self.protocol.clone(),
+            status: self.status.clone(),
+            address: self.address.clone(),
+            node_name: self.node_name.clone(),
+            node_region: self.node_region.clone(),
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
 /// A client as listed on the dashboard.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClientSummary {
@@ -200,6 +217,31 @@ pub async fn list_for_user(pool: &PgPool, user_id: i64) -> sqlx::Result<Vec<Clie
     )
     .bind(user_id)
     .fetch_all(pool)
+    })
+    .await
+}
+
+/// A page of the user's clients in the order they were made, after the keyset cursor
+/// `(created_at, id)` (the API's cursor pagination; `clients_user_idx`).
+pub async fn page_for_user(
+    pool: &PgPool,
+    user_id: i64,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<ClientSummary>> {
+    let (at, id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+    read(|| {
+        sqlx::query_as::<_, ClientSummary>(
+            "SELECT c.id, c.name, c.protocol, c.status, c.address, n.name::text AS node_name, n.region AS node_region, \
+             c.created_at, c.revoked_at FROM clients c JOIN nodes n ON n.id = c.node_id \
+             WHERE c.user_id = $1 AND ($2::timestamptz IS NULL OR (c.created_at, c.id) > ($2, $3)) \
+             ORDER BY c.created_at, c.id LIMIT $4",
+        )
+        .bind(user_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
     })
     .await
 }

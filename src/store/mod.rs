@@ -1,5 +1,6 @@
 //! The only place that runs SQL.
 pub mod admin_users;
+pub mod api_tokens;
 pub mod audit;
 pub mod billing;
 pub mod clients;

@@ -38,6 +38,10 @@ pub fn account(ctx: &PageContext, p: &AccountPage) -> Markup {
                 }
             }
             (sessions(ctx, p.sessions, p.current_session_id))
+            section #api-tokens {
+                h2 { "API tokens" }
+                p { a href="/account/tokens" { "Manage personal access tokens for the API" } }
+            }
             section #two-factor {
                 h2 { "Two-factor sign-in" }
                 p { a href="/account/two-factor" { "Manage two-factor sign-in and recovery codes" } }

@@ -4,6 +4,8 @@ pub mod admin;
 pub mod admin_audit;
 pub mod admin_billing;
 pub mod admin_users;
+pub mod api_docs;
+pub mod api_tokens;
 pub mod auth;
 pub mod billing;
 pub mod clients;

@@ -5,6 +5,8 @@ mod admin_audit;
 mod admin_billing;
 mod admin_tickets;
 mod admin_users;
+mod api_docs;
+mod api_tokens;
 mod assets;
 mod auth;
 mod billing;
@@ -35,6 +37,8 @@ pub fn routes() -> Vec<rocket::Route> {
         dashboard::routes(),
         clients::routes(),
         account::routes(),
+        api_tokens::routes(),
+        api_docs::routes(),
         admin::routes(),
         admin_audit::routes(),
         admin_billing::routes(),

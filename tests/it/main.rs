@@ -4,6 +4,7 @@ mod helpers;
 
 mod account;
 mod admin_panels;
+mod api;
 mod audit;
 mod bad_input;
 mod billing;
