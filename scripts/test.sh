@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test against real PostgreSQL, Redis and headless Chromium (installing and starting
-# them if needed), after the format and lint checks.
+# them if needed), after the format and lint checks; then fuzzes the API (scripts/fuzz-api.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -16,3 +16,5 @@ echo "==> cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --locked -- --test-threads "${TEST_THREADS:-4}"
+echo "==> API fuzzing (schemathesis)"
+bash scripts/fuzz-api.sh

@@ -70,6 +70,33 @@ impl<'r, T: DeserializeOwned> FromData<'r> for Body<T> {
     }
 }
 
+/// The query's parameters, read strictly: each at most once.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The parameter's value; None when absent; 422 when given more than once.
+    pub fn once(&self, name: &str) -> Result<Option<&str>, AppError> {
+        let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
+        match (values.next(), values.next()) {
+            (first, None) => Ok(first),
+            _ => Err(AppError::Invalid(FieldErrors::single(name, format!("Give {name} at most once.")))),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Params {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
+        let pairs = req
+            .uri()
+            .query()
+            .map_or_else(Vec::new, |q| q.segments().map(|(key, value)| (key.to_owned(), value.to_owned())).collect());
+        request::Outcome::Success(Params(pairs))
+    }
+}
+
 /// The request's `If-None-Match`, if any.
 pub struct IfNoneMatch(pub Option<String>);
 

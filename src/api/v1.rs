@@ -138,7 +138,7 @@ async fn revoke(auth: ApiAuth, id: &str, db: &Db, portal: &State<Portal>) -> V1 
     params(("id" = uuid::Uuid, Path, description = "The client's id")),
     responses(
         (status = 200, description = "The config file", content(
-            (String = "text/plain"), (String = "application/x-openvpn-profile"), (String = "application/json"))),
+            (String = "text/plain"), (String = "application/x-openvpn-profile"), (serde_json::Value = "application/json"))),
         (status = 409, description = "The client is revoked", body = super::shapes::Problem, content_type = "application/problem+json"),
     ),
     security(("token" = ["clients:read"])))]

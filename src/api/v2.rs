@@ -1,6 +1,6 @@
 //! `/api/v2`: the customer API. Cursor pagination, ETags on reads, Idempotency-Key on creates,
 //! rename, usage and connection history; every error is problem details (RFC 9457).
-use super::common::{Answer, Body, IfNoneMatch};
+use super::common::{Answer, Body, IfNoneMatch, Params};
 use super::shapes::{AccountV2, ClientPage, ClientV2, Connection, ConnectionPage, NewClientV2, RenameV2, Usage};
 use crate::auth::api_token::ApiAuth;
 use crate::db::Db;
@@ -88,18 +88,17 @@ impl<'r> FromRequest<'r> for IdempotencyKey {
         (status = 304, description = "Unchanged since the ETag given"),
     ),
     security(("token" = ["clients:read"])))]
-#[get("/clients?<cursor>&<limit>")]
+#[get("/clients")]
 async fn list(
     auth: ApiAuth,
-    cursor: Option<&str>,
-    limit: Option<&str>,
+    params: Params,
     inm: IfNoneMatch,
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<Answer, AppError> {
     let caller = auth.with(Scope::ClientsRead)?;
-    let limit = page_limit(limit)?;
-    let after = cursor.map(decode_cursor).transpose()?;
+    let limit = page_limit(params.once("limit")?)?;
+    let after = params.once("cursor")?.map(decode_cursor).transpose()?;
     let (rows, more) = portal.clients(db).page(caller.user_id, after, limit).await.map_err(client_problem)?;
     let next_cursor = rows.last().filter(|_| more).map(|c| encode_cursor(c.created_at, c.id));
     let page = ClientPage { data: rows.iter().map(ClientV2::from).collect(), next_cursor };
@@ -247,7 +246,7 @@ pub async fn config_file(user_id: i64, id: &str, db: &Db, portal: &Portal) -> Re
     params(("id" = Uuid, Path, description = "The client's id")),
     responses(
         (status = 200, description = "The config file", content(
-            (String = "text/plain"), (String = "application/x-openvpn-profile"), (String = "application/json"))),
+            (String = "text/plain"), (String = "application/x-openvpn-profile"), (serde_json::Value = "application/json"))),
         (status = 409, description = "The client is revoked", body = super::shapes::Problem, content_type = "application/problem+json"),
     ),
     security(("token" = ["clients:read"])))]
@@ -288,16 +287,10 @@ async fn usage_overview(auth: ApiAuth, db: &Db) -> Result<Answer, AppError> {
     ),
     responses((status = 200, description = "A page of connections", body = ConnectionPage)),
     security(("token" = ["usage:read"])))]
-#[get("/connections?<client_id>&<cursor>")]
-async fn connections(
-    auth: ApiAuth,
-    client_id: Option<&str>,
-    cursor: Option<&str>,
-    db: &Db,
-    portal: &State<Portal>,
-) -> Result<Answer, AppError> {
+#[get("/connections")]
+async fn connections(auth: ApiAuth, params: Params, db: &Db, portal: &State<Portal>) -> Result<Answer, AppError> {
     let caller = auth.with(Scope::UsageRead)?;
-    let client = match client_id {
+    let client = match params.once("client_id")? {
         Some(id) => {
             let id = Uuid::parse_str(id).map_err(|_| {
                 AppError::Invalid(FieldErrors::single("client_id", "Give the id of one of your clients."))
@@ -307,7 +300,7 @@ async fn connections(
         }
         None => None,
     };
-    let after = match cursor {
+    let after = match params.once("cursor")? {
         Some(c) => Some(usage::Cursor::parse(c).ok_or_else(|| {
             AppError::Invalid(FieldErrors::single("cursor", "Use the next_cursor of a previous page."))
         })?),

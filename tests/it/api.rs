@@ -362,7 +362,13 @@ async fn clients_page_by_cursor_and_v2_reads_usage_and_connections() {
     }
     assert_eq!(pages, 3);
     assert_eq!(names, (0..5).map(|i| format!("device-{i}")).collect::<Vec<_>>(), "each once, in order");
-    for bad in ["/api/v2/clients?cursor=zzz", "/api/v2/clients?limit=0", "/api/v2/clients?limit=abc"] {
+    for bad in [
+        "/api/v2/clients?cursor=zzz",
+        "/api/v2/clients?limit=0",
+        "/api/v2/clients?limit=abc",
+        "/api/v2/clients?limit=5&limit=x",
+        "/api/v2/connections?client_id=null&client_id=null",
+    ] {
         let r = call(&app, Method::Get, bad, Some(&token), None).await;
         assert_eq!(r.status, Status::UnprocessableEntity, "{bad}");
         assert!(r.json()["errors"][0]["field"].is_string());
