@@ -1,6 +1,11 @@
 // Starts Swagger UI (vendored from the swagger-ui-dist npm package) on #api-reference, for the
 // OpenAPI document its data-spec-url names. A file of its own: the CSP allows no inline script.
 (function () {
+  // What the Content-Security-Policy refused, if anything (the browser tests read it).
+  window.cspViolations = [];
+  document.addEventListener("securitypolicyviolation", function (e) {
+    window.cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+  });
   function start() {
     var el = document.getElementById("api-reference");
     if (!el || !window.SwaggerUIBundle) return;

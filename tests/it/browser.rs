@@ -329,3 +329,36 @@ async fn two_factor_sign_in_in_chromium_with_codes_computed_from_the_page() {
     c.close().await.unwrap();
     server.stop();
 }
+
+#[rocket::async_test]
+async fn the_api_reference_renders_both_documents_under_the_csp_in_chromium() {
+    let server = ServerProcess::start().await;
+    let (c, _driver, _profile) = browser().await;
+    for (path, operations, expected) in [("/api/docs", 10, "/clients/{id}/usage"), ("/api/docs/v1", 9, "/node/peers")] {
+        c.goto(&server.url(path)).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(".swagger-ui .opblock"))
+            .await
+            .expect("Swagger UI renders the operations");
+        let shown: Vec<String> = c
+            .execute(
+                "return Array.from(document.querySelectorAll('.opblock-summary-path')).map(e => e.getAttribute('data-path'))",
+                vec![],
+            )
+            .await
+            .map(|v| serde_json::from_value(v).unwrap())
+            .unwrap();
+        assert_eq!(shown.len(), operations, "{path}: {shown:?}");
+        assert!(shown.iter().any(|p| p == expected), "{path} shows {expected}: {shown:?}");
+        let violations = c.execute("return window.cspViolations", vec![]).await.unwrap();
+        assert_eq!(violations, serde_json::json!([]), "{path}: nothing refused by the CSP");
+        // Swagger UI's own stylesheet applies (it is served, fingerprinted, from /static).
+        let styled = c
+            .execute("return getComputedStyle(document.querySelector('.swagger-ui .opblock')).borderRadius", vec![])
+            .await
+            .unwrap();
+        assert_ne!(styled, serde_json::json!("0px"), "{path}");
+    }
+    server.stop();
+}
