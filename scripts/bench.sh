@@ -52,7 +52,7 @@ YAML
 METRICS_TOKEN=bench-metrics-token
 serve() {
   PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=false PORTAL_METRICS_TOKEN=$METRICS_TOKEN \
-    PORTAL_CLIENT_CHANGES_PER_HOUR=10000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
+    PORTAL_CLIENT_CHANGES_PER_HOUR=10000000 PORTAL_API_REQUESTS_PER_MINUTE=100000000 ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 1 500); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.01; done
 }
@@ -141,6 +141,17 @@ for proto in wireguard openvpn phazevpn wireguard phazevpn; do
 done
 curl -sf -b "phaze_session=$session5" "$BASE/dashboard" | grep -q "5 of 100000 active clients"
 measure "GET /dashboard (signed in, 5 VPN clients)" -H "Cookie: phaze_session=$session5" "$BASE/dashboard"
+
+# The same user's clients through the customer API, with a personal access token made on the
+# tokens page (the per-token limit raised for the run).
+token_form=$(curl -s -b "phaze_session=$session5" "$BASE/account/tokens" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
+api_token=$(curl -s -b "phaze_session=$session5" -d "_csrf=$token_form&name=bench&lifetime=7&scopes=clients:read" \
+  "$BASE/account/tokens" | grep -o '<code id="token-secret">[^<]*' | sed 's/.*>//')
+[ -n "$api_token" ] || { echo "could not make the bench API token" >&2; exit 1; }
+curl -sf -H "Authorization: Bearer $api_token" "$BASE/api/v2/clients" | grep -q '"protocol":"openvpn"'
+measure "GET /api/v2/clients (personal access token, 5 clients)" -H "Authorization: Bearer $api_token" "$BASE/api/v2/clients"
+api_etag=$(curl -sI -H "Authorization: Bearer $api_token" "$BASE/api/v2/clients" | awk -F': ' 'tolower($1) == "etag" {print $2}' | tr -d '\r')
+measure "GET /api/v2/clients with If-None-Match (304)" -H "Authorization: Bearer $api_token" -H "If-None-Match: $api_etag" "$BASE/api/v2/clients"
 
 echo "==> client creation under concurrency: 16 connections, unique names, WireGuard"
 "$bin" add-node --name bench-create --region Bench --host 127.0.0.1 --pool 10.200.0.0/16 >/dev/null
@@ -318,3 +329,7 @@ echo "Startup: $(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.0f ms", (b
 echo "Log: $(wc -l <"$work/portal.log") JSON lines written to a file during the run"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk and the portal share it."
+kill "$server" 2>/dev/null || true
+echo
+echo "==> the edge (scripts/bench-edge.sh)"
+DURATION=$DURATION CONNECTIONS=$CONNECTIONS bash scripts/bench-edge.sh

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
 start_services
-install_packages chromium chromium-driver wireguard-go wireguard-tools openvpn openssl iproute2 iputils-ping python3-aiosmtpd prometheus
+install_packages chromium chromium-driver wireguard-go wireguard-tools openvpn openssl iproute2 iputils-ping python3-aiosmtpd prometheus \
+  nginx libnginx-mod-http-modsecurity modsecurity-crs gettext-base systemd curl python3-venv
 export PORTAL_TEST_DATABASE_URL=$DATABASE_URL
 # Databases left by an earlier, interrupted run.
 as_postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'phaze_test_%'" |

@@ -23,10 +23,28 @@ impl Fairing for SecurityHeaders {
         res.set_header(Header::new("Cross-Origin-Opener-Policy", "same-origin"));
         if portal.is_some_and(|p| p.config.secure_cookies) {
             res.set_header(Header::new("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
+            secure_every_cookie(res);
         }
         if !res.headers().contains("Cache-Control") {
             res.set_header(Header::new("Cache-Control", "private, no-store"));
         }
+    }
+}
+
+/// Behind TLS every cookie is `Secure`, Rocket's own (the flash message) included: Rocket marks
+/// cookies secure only when it terminates TLS itself.
+fn secure_every_cookie(res: &mut Response<'_>) {
+    if !res.headers().get("Set-Cookie").any(|c| !c.contains("; Secure")) {
+        return;
+    }
+    let cookies: Vec<String> = res
+        .headers()
+        .get("Set-Cookie")
+        .map(|c| if c.contains("; Secure") { c.to_owned() } else { format!("{c}; Secure") })
+        .collect();
+    res.remove_header("Set-Cookie");
+    for cookie in cookies {
+        res.adjoin_header(Header::new("Set-Cookie", cookie));
     }
 }
 

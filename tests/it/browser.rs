@@ -5,7 +5,7 @@ use fantoccini::{ClientBuilder, Locator};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct Driver(std::process::Child);
+pub struct Driver(std::process::Child);
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -14,6 +14,11 @@ impl Drop for Driver {
 }
 
 async fn browser() -> (fantoccini::Client, Driver, tempdir::Dir) {
+    browser_with(&[]).await
+}
+
+/// Chromium with more arguments (e.g. to accept the edge tests' self-signed certificate).
+pub async fn browser_with(extra: &[&str]) -> (fantoccini::Client, Driver, tempdir::Dir) {
     let port = free_port();
     let driver = Driver(
         Command::new("chromedriver")
@@ -24,14 +29,28 @@ async fn browser() -> (fantoccini::Client, Driver, tempdir::Dir) {
             .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)"),
     );
     let profile = tempdir::Dir::new();
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,900",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.0.display()));
+    args.extend(extra.iter().map(|a| a.to_string()));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({
             "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                     "--window-size=1280,900", format!("--user-data-dir={}", profile.0.display())]
+            "args": args
         }),
     );
     let url = format!("http://127.0.0.1:{port}");
@@ -49,7 +68,7 @@ async fn browser() -> (fantoccini::Client, Driver, tempdir::Dir) {
     (client, driver, profile)
 }
 
-mod tempdir {
+pub mod tempdir {
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
         pub fn new() -> Self {
@@ -65,14 +84,14 @@ mod tempdir {
     }
 }
 
-async fn fill(c: &fantoccini::Client, css: &str, text: &str) {
+pub async fn fill(c: &fantoccini::Client, css: &str, text: &str) {
     let field = c.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 /// Waits until the element at `css` shows `expected` (pages swap under htmx, so elements go stale).
-async fn wait_for_text(c: &fantoccini::Client, css: &str, expected: &str) {
+pub async fn wait_for_text(c: &fantoccini::Client, css: &str, expected: &str) {
     let mut last = String::new();
     for _ in 0..100 {
         if let Ok(element) = c.find(Locator::Css(css)).await {

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod clients;
 mod db_restart;
+mod edge;
 mod email;
 mod fragment_cache;
 mod health;
