@@ -36,6 +36,17 @@ impl Reply {
 
 /// nginx in front of the instances on `ports`, as scripts/edge.sh renders it.
 pub fn start_nginx(dir: &Path, ports: &[u16], (http, https, cdn): (u16, u16, u16), profile: &str) {
+    start_nginx_with(dir, ports, (http, https, cdn), profile, &[]);
+}
+
+/// As `start_nginx`, with more of edge.sh's settings (e.g. the abuse limits).
+pub fn start_nginx_with(
+    dir: &Path,
+    ports: &[u16],
+    (http, https, cdn): (u16, u16, u16),
+    profile: &str,
+    settings: &[(&str, &str)],
+) {
     let upstreams = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(" ");
     let out = Command::new("bash")
         .arg("scripts/edge.sh")
@@ -50,6 +61,7 @@ pub fn start_nginx(dir: &Path, ports: &[u16], (http, https, cdn): (u16, u16, u16
         // The flows below sign up and log in a few times a second from one address.
         .env("LOGIN_RATE", "600r/m")
         .env("SIGNUP_RATE", "600r/m")
+        .envs(settings.iter().copied())
         .output()
         .expect("bash runs");
     assert!(
@@ -73,7 +85,12 @@ pub fn stop_nginx(dir: &Path) {
 }
 
 impl Edge {
+    /// Two instances (with `env`; `@CDN@` in a value stands for the CDN tier's origin) and nginx.
     pub async fn start(profile: &str, env: &[(&str, &str)]) -> Edge {
+        Self::start_with(profile, env, &[]).await
+    }
+
+    pub async fn start_with(profile: &str, env: &[(&str, &str)], settings: &[(&str, &str)]) -> Edge {
         let database_url = fresh_database().await;
         let redis = RedisServer::start();
         let dir = tempdir().join("edge");
@@ -91,13 +108,14 @@ impl Edge {
             ("PORTAL_STRIPE_SECRET_KEY", "sk_test_edge"),
             ("PORTAL_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ];
-        all.extend_from_slice(env);
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.replace("@CDN@", &public_url))).collect();
+        all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
         let mut instances = Vec::new();
         for _ in 0..2 {
             instances.push(ServerProcess::start_with(&database_url, &all).await);
         }
         let ports: Vec<u16> = instances.iter().map(|i| i.port).collect();
-        start_nginx(&dir, &ports, (http, https, cdn), profile);
+        start_nginx_with(&dir, &ports, (http, https, cdn), profile, settings);
         Edge { dir, http, https, cdn, instances, database_url, _redis: redis }
     }
 
@@ -174,6 +192,8 @@ impl Edge {
     }
 
     pub fn instance_logs(&self) -> String {
+        // The portal's log writer drains its buffer every few milliseconds.
+        std::thread::sleep(Duration::from_millis(300));
         self.instances.iter().map(|i| std::fs::read_to_string(&i.log_path).unwrap_or_default()).collect()
     }
 }
@@ -674,6 +694,8 @@ async fn a_failed_get_is_retried_on_the_next_instance_and_a_post_is_never_sent_t
     let posts: Vec<String> = seen.lock().unwrap().iter().filter(|l| l.starts_with("POST /login")).cloned().collect();
     assert!(!posts.is_empty(), "a POST met the dropping upstream: {answers:?}");
     assert!(answers.iter().any(|a| a == "502"), "and was answered 502, not retried: {answers:?}");
+    // The portal's log writer drains its buffer every few milliseconds.
+    std::thread::sleep(Duration::from_millis(300));
     let logged = std::fs::read_to_string(&portal.log_path).unwrap();
     let reached = (0..6).filter(|i| logged.contains(&format!("\"post-{i}\""))).count();
     assert_eq!(reached + posts.len(), 6, "each POST reached exactly one upstream: {answers:?}");
@@ -776,4 +798,80 @@ fn the_portal_unit_is_hardened() {
         let text = std::fs::read_to_string(format!("{}/deploy/systemd/{unit}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         assert!(text.contains("[Service]") && text.contains("NoNewPrivileges=yes"), "{unit}");
     }
+}
+
+#[rocket::async_test]
+async fn the_edge_limits_abuse_before_the_portal() {
+    let edge = Edge::start_with(
+        "phaze-crs-pl1.conf",
+        &[],
+        &[("LOGIN_RATE", "6r/m"), ("LOGIN_BURST", "2"), ("CONN_PER_IP", "4")],
+    )
+    .await;
+    // Form posts to /login: a burst of 2 beyond the rate, then 429 from nginx (the portal's own
+    // per-user and per-IP limits are behind it).
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| edge.curl(None, &["-d", "login=nobody&password=wrong-password", &edge.edge_url("/login")]).status)
+        .collect();
+    assert!(statuses[..3].iter().all(|s| *s != 429), "{statuses:?}");
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    // GETs of the login page are not counted.
+    assert_eq!(edge.curl(None, &[&edge.edge_url("/login")]).status, 200);
+    // Headers over the size limit: 400 before the portal sees them.
+    let big = format!("X-Padding: {}", "a".repeat(9000));
+    assert_eq!(edge.curl(None, &["--http1.1", "-H", &big, &edge.edge_url("/pricing")]).status, 400);
+    // More open connections from one address than allowed: the extra ones get 429. Each takes
+    // the 1.8 MB API reference bundle at 100 kB/s, so its connection stays busy for longer than
+    // the test, while a refusal (a few hundred bytes) comes back at once.
+    let docs = edge.curl(None, &[&edge.edge_url("/api/docs")]).body;
+    let bundle = docs
+        .split("src=\"")
+        .find_map(|s| s.split('"').next().filter(|u| u.contains("swagger-ui-bundle")))
+        .unwrap()
+        .to_owned();
+    let (cacert, url) = (edge.dir.join("tls/edge.pem"), edge.edge_url(&bundle));
+    let hogs: Vec<_> = (0..12)
+        .map(|_| {
+            let (cacert, url) = (cacert.clone(), url.clone());
+            std::thread::spawn(move || {
+                let out = Command::new("curl")
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--http1.1",
+                        "--limit-rate",
+                        "100000",
+                        "--cacert",
+                    ])
+                    .arg(&cacert)
+                    .args(["--max-time", "4", &url])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            })
+        })
+        .collect();
+    let answers: Vec<String> = hogs.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(answers.iter().any(|a| a == "429"), "limit_conn refused the extra connections: {answers:?}");
+}
+
+#[rocket::async_test]
+async fn asset_base_url_pointing_at_the_cdn_tier_works() {
+    let edge = Edge::start("phaze-crs-pl1.conf", &[("ASSET_BASE_URL", "@CDN@")]).await;
+    let page = edge.curl(None, &[&edge.edge_url("/")]);
+    let cdn = edge.cdn_url("");
+    let css = page
+        .body
+        .split("href=\"")
+        .find_map(|s| s.split('"').next().filter(|u| u.contains("/static/app.")))
+        .unwrap()
+        .to_owned();
+    assert!(css.starts_with(&format!("{cdn}/static/app.")), "asset URLs name the CDN: {css}");
+    assert!(page.header("content-security-policy").unwrap().contains(&format!("style-src 'self' {cdn}")));
+    let first = edge.curl(None, &[&css]);
+    assert_eq!((first.status, first.header("x-cache")), (200, Some("MISS")));
+    assert_eq!(edge.curl(None, &[&css]).header("x-cache"), Some("HIT"));
 }
