@@ -144,7 +144,7 @@ pub fn error_response(req: &Request<'_>, status: Status, detail: &str) -> respon
 }
 
 /// Problem details (RFC 9457): `errors` lists each invalid field with its message.
-pub fn problem_json(status: Status, detail: &str, fields: Option<&crate::domain::FieldErrors>) -> String {
+fn problem_json(status: Status, detail: &str, fields: Option<&crate::domain::FieldErrors>) -> String {
     let mut problem = serde_json::json!({
         "type": "about:blank",
         "title": status.reason().unwrap_or("Error"),

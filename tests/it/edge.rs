@@ -198,6 +198,15 @@ impl Edge {
     }
 }
 
+/// Stops nginx when dropped (a failed assertion included).
+pub struct NginxGuard(pub PathBuf);
+
+impl Drop for NginxGuard {
+    fn drop(&mut self) {
+        stop_nginx(&self.0);
+    }
+}
+
 impl Drop for Edge {
     fn drop(&mut self) {
         stop_nginx(&self.dir);
@@ -668,6 +677,7 @@ async fn a_failed_get_is_retried_on_the_next_instance_and_a_post_is_never_sent_t
     let dir = tempdir().join("edge");
     let ports = (free_port(), free_port(), free_port());
     start_nginx(&dir, &[dropper, portal.port], ports, "phaze-crs-pl1.conf");
+    let _nginx = NginxGuard(dir.clone());
     let cacert = dir.join("tls/edge.pem");
     let curl = |args: &[&str]| {
         let out = Command::new("curl")
@@ -699,7 +709,6 @@ async fn a_failed_get_is_retried_on_the_next_instance_and_a_post_is_never_sent_t
     let logged = std::fs::read_to_string(&portal.log_path).unwrap();
     let reached = (0..6).filter(|i| logged.contains(&format!("\"post-{i}\""))).count();
     assert_eq!(reached + posts.len(), 6, "each POST reached exactly one upstream: {answers:?}");
-    stop_nginx(&dir);
 }
 
 /// The browser journey through the CDN tier and the WAF, in Chromium: sign up (with htmx's inline
