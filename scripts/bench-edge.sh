@@ -24,18 +24,7 @@ as_postgres -c "DROP DATABASE IF EXISTS phaze_bench_edge WITH (FORCE)" -c "CREAT
 export DATABASE_URL="postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/phaze_bench_edge?sslmode=disable"
 "$bin" migrate >/dev/null
 "$bin" add-node --name edge-bench --region Bench --host 127.0.0.1 --pool 10.110.0.0/16 >/dev/null
-cat >"$work/log4rs.yaml" <<YAML
-appenders:
-  main:
-    kind: background
-    path: $work/portal.log
-root:
-  level: info
-  appenders: [main]
-loggers:
-  rocket: { level: warn }
-  _: { level: warn }
-YAML
+write_file_log_config "$work/log4rs.yaml" "$work/portal.log"
 # Behind the edge as in production: Secure cookies, the client address from X-Real-IP.
 PORTAL_LOG_CONFIG=$work/log4rs.yaml PORTAL_SECURE_COOKIES=true ROCKET_IP_HEADER=X-Real-IP \
   PORTAL_REDIS_NAMESPACE=phazebenchedge ROCKET_PORT=$PORT "$bin" serve >/dev/null 2>&1 &

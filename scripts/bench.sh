@@ -34,20 +34,7 @@ redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern 'phaze:rl:*' | xargs -r
 node_token=$("$bin" add-node --name bench-node --region Bench --host 127.0.0.1 --pool 10.100.0.0/16 | sed -n '/shown only this once/{n;p}' | tr -d ' ')
 
 # The portal logs every request as a JSON line to a file, as in production.
-cat >"$work/log4rs.yaml" <<YAML
-appenders:
-  main:
-    kind: background
-    path: $work/portal.log
-root:
-  level: info
-  appenders: [main]
-loggers:
-  rocket: { level: warn }
-  _: { level: warn }
-  sqlx: { level: warn }
-  hyper: { level: warn }
-YAML
+write_file_log_config "$work/log4rs.yaml" "$work/portal.log"
 # The portal under test records metrics (a scrape token is set), as a monitored production one.
 METRICS_TOKEN=bench-metrics-token
 serve() {

@@ -85,7 +85,7 @@ impl From<crate::domain::clients::ClientError> for AppError {
     fn from(e: crate::domain::clients::ClientError) -> Self {
         use crate::domain::clients::ClientError;
         match e {
-            ClientError::Invalid(errors) => AppError::BadRequest(errors.0.into_values().collect::<Vec<_>>().join(" ")),
+            ClientError::Invalid(errors) => AppError::Invalid(errors),
             ClientError::LimitReached { max } => AppError::Conflict(format!("You already have {max} active clients.")),
             e @ ClientError::AddressesHeld { .. } => AppError::Conflict(e.user_message()),
             ClientError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
@@ -181,4 +181,24 @@ fn problem_or_page(
     };
     response.set_status(status);
     Ok(response)
+}
+
+/// The page (or problem details, for JSON clients and under `/api/`) for a bare status, as the
+/// catchers answer it, with `Retry-After` where the status calls for one.
+pub struct ErrorPage(pub Status);
+
+impl<'r> Responder<'r, 'static> for ErrorPage {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = error_response(req, self.0, &views::errors::default_message(self.0))?;
+        match self.0.code {
+            503 => {
+                response.set_header(Header::new("Retry-After", "5"));
+            }
+            429 => {
+                response.set_header(Header::new("Retry-After", "60"));
+            }
+            _ => {}
+        }
+        Ok(response)
+    }
 }

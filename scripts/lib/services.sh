@@ -81,3 +81,21 @@ ensure_secret_key() {
     export PORTAL_SECRET_KEY
   fi
 }
+
+# A log4rs config for the benchmarks: request lines as JSON to the file $2, as in production.
+write_file_log_config() { # config path, log path
+  cat >"$1" <<YAML
+appenders:
+  main:
+    kind: background
+    path: $2
+root:
+  level: info
+  appenders: [main]
+loggers:
+  rocket: { level: warn }
+  _: { level: warn }
+  sqlx: { level: warn }
+  hyper: { level: warn }
+YAML
+}

@@ -1,9 +1,8 @@
 //! What the customer API's routes share: the JSON body (415, 413, 400, 422 as problem
-//! details), answers with a strong ETag (304 on `If-None-Match`), and catchers that answer
-//! problem details for every status under `/api`.
+//! details), answers with a strong ETag (304 on `If-None-Match`), and the catcher under `/api`
+//! (problem details for every status: never the login redirect or an HTML page).
 use crate::domain::{peers, FieldErrors};
-use crate::error::{error_response, AppError};
-use crate::views::errors::default_message;
+use crate::error::{AppError, ErrorPage};
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::{self, FromRequest, Request};
@@ -175,30 +174,9 @@ impl<'r> Responder<'r, 'static> for Answer {
     }
 }
 
-/// Problem details for every status under `/api` (never the login redirect or an HTML page).
-pub struct Problem(pub Status);
-
-impl<'r> Responder<'r, 'static> for Problem {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let detail = match self.0.code {
-            404 => "There is no such resource.".to_owned(),
-            422 => "A parameter is not valid.".to_owned(),
-            _ => default_message(self.0),
-        };
-        let mut response = error_response(req, self.0, &detail)?;
-        match self.0.code {
-            401 => response.set_header(Header::new("WWW-Authenticate", "Bearer realm=\"phaze-portal\"")),
-            429 => response.set_header(Header::new("Retry-After", "60")),
-            503 => response.set_header(Header::new("Retry-After", "5")),
-            _ => false,
-        };
-        Ok(response)
-    }
-}
-
 #[catch(default)]
-fn api_error(status: Status, _req: &Request<'_>) -> Problem {
-    Problem(status)
+fn api_error(status: Status, _req: &Request<'_>) -> ErrorPage {
+    ErrorPage(status)
 }
 
 /// Catchers for `/api` and for the node API under it.

@@ -1,15 +1,15 @@
 //! `/api/v1`: the shapes the old portal's API clients expect (`client_name`, `protocol`), kept
 //! working over the same domain calls. Every answer says it is deprecated (RFC 9745), when it
 //! ends (RFC 8594) and where its successor is (`Link: rel="successor-version"`).
-use super::common::{Answer, Body, Problem};
+use super::common::{Answer, Body};
 use super::shapes::{AccountV1, ClientListV1, ClientV1, ClientV2, NewClientV1};
-use super::v2::{client_id, client_problem, config_file};
+use super::v2::{client_id, config_file};
 use crate::auth::api_token::ApiAuth;
 use crate::db::Db;
 use crate::domain::accounts;
 use crate::domain::api_tokens::Scope;
 use crate::domain::clients::ClientForm;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorPage};
 use crate::state::Portal;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
@@ -50,7 +50,7 @@ async fn list(auth: ApiAuth, db: &Db, portal: &State<Portal>) -> V1 {
     Deprecated(
         async {
             let caller = auth.with(Scope::ClientsRead)?;
-            let rows = portal.clients(db).list(caller.user_id).await.map_err(client_problem)?;
+            let rows = portal.clients(db).list(caller.user_id).await?;
             let clients = rows.iter().map(|c| ClientV1::from(ClientV2::from(c))).collect();
             Ok(Answer::json(Status::Ok, &ClientListV1 { clients }))
         }
@@ -74,7 +74,7 @@ async fn create(auth: ApiAuth, body: Body<NewClientV1>, db: &Db, portal: &State<
             let input = ClientForm { name: new.client_name, protocol: new.protocol, node_id: None };
             let clients = portal.clients(db);
             let id = clients.create(caller.user_id, &input).await.map_err(client_v1_problem)?;
-            let details = clients.details(caller.user_id, id, false).await.map_err(client_problem)?;
+            let details = clients.details(caller.user_id, id, false).await?;
             Ok(Answer::json(Status::Created, &ClientV1::from(ClientV2::from(&details.client)))
                 .header("Location", format!("/api/v1/clients/{id}")))
         }
@@ -84,7 +84,7 @@ async fn create(auth: ApiAuth, body: Body<NewClientV1>, db: &Db, portal: &State<
 
 /// v1 called the name `client_name`: field errors use its word.
 fn client_v1_problem(e: crate::domain::clients::ClientError) -> AppError {
-    match client_problem(e) {
+    match AppError::from(e) {
         AppError::Invalid(mut fields) => {
             if let Some(message) = fields.0.remove("name") {
                 fields.add("client_name", message);
@@ -104,8 +104,7 @@ async fn show(auth: ApiAuth, id: &str, db: &Db, portal: &State<Portal>) -> V1 {
     Deprecated(
         async {
             let caller = auth.with(Scope::ClientsRead)?;
-            let details =
-                portal.clients(db).details(caller.user_id, client_id(id)?, false).await.map_err(client_problem)?;
+            let details = portal.clients(db).details(caller.user_id, client_id(id)?, false).await?;
             Ok(Answer::json(Status::Ok, &ClientV1::from(ClientV2::from(&details.client))))
         }
         .await,
@@ -126,8 +125,8 @@ async fn revoke(auth: ApiAuth, id: &str, db: &Db, portal: &State<Portal>) -> V1 
             let caller = auth.with(Scope::ClientsWrite)?;
             let id = client_id(id)?;
             let clients = portal.clients(db);
-            clients.revoke(caller.user_id, id).await.map_err(client_problem)?;
-            let details = clients.details(caller.user_id, id, false).await.map_err(client_problem)?;
+            clients.revoke(caller.user_id, id).await?;
+            let details = clients.details(caller.user_id, id, false).await?;
             Ok(Answer::json(Status::Ok, &ClientV1::from(ClientV2::from(&details.client))))
         }
         .await,
@@ -169,8 +168,8 @@ async fn account(auth: ApiAuth, db: &Db) -> V1 {
 }
 
 #[catch(default)]
-fn v1_error(status: Status, _req: &Request<'_>) -> Deprecated<Problem> {
-    Deprecated(Problem(status))
+fn v1_error(status: Status, _req: &Request<'_>) -> Deprecated<ErrorPage> {
+    Deprecated(ErrorPage(status))
 }
 
 /// Errors under `/api/v1` carry the deprecation headers too (the node API has its own catchers).

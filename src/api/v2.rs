@@ -5,7 +5,7 @@ use super::shapes::{AccountV2, ClientPage, ClientV2, Connection, ConnectionPage,
 use crate::auth::api_token::ApiAuth;
 use crate::db::Db;
 use crate::domain::api_tokens::Scope;
-use crate::domain::clients::{ClientError, ClientForm};
+use crate::domain::clients::ClientForm;
 use crate::domain::idempotency::{self, Claim};
 use crate::domain::{accounts, usage, FieldErrors};
 use crate::error::AppError;
@@ -25,15 +25,6 @@ pub fn routes() -> Vec<rocket::Route> {
 
 pub const PAGE_DEFAULT: i64 = 50;
 pub const PAGE_MAX: i64 = 100;
-
-/// Client errors as the API answers them: invalid fields are 422 with each field's message.
-pub fn client_problem(e: ClientError) -> AppError {
-    match e {
-        ClientError::Invalid(fields) => AppError::Invalid(fields),
-        e @ ClientError::AddressesHeld { .. } => AppError::Conflict(e.user_message()),
-        other => other.into(),
-    }
-}
 
 /// A client id from the path: anything but a UUID names no client.
 pub fn client_id(id: &str) -> Result<Uuid, AppError> {
@@ -99,7 +90,7 @@ async fn list(
     let caller = auth.with(Scope::ClientsRead)?;
     let limit = page_limit(params.once("limit")?)?;
     let after = params.once("cursor")?.map(decode_cursor).transpose()?;
-    let (rows, more) = portal.clients(db).page(caller.user_id, after, limit).await.map_err(client_problem)?;
+    let (rows, more) = portal.clients(db).page(caller.user_id, after, limit).await?;
     let next_cursor = rows.last().filter(|_| more).map(|c| encode_cursor(c.created_at, c.id));
     let page = ClientPage { data: rows.iter().map(ClientV2::from).collect(), next_cursor };
     let mut answer = Answer::json(Status::Ok, &page);
@@ -112,8 +103,8 @@ async fn list(
 /// Creates a client for the caller and answers 201 with it.
 async fn make_client(user_id: i64, input: ClientForm, db: &Db, portal: &Portal) -> Result<Answer, AppError> {
     let clients = portal.clients(db);
-    let id = clients.create(user_id, &input).await.map_err(client_problem)?;
-    let details = clients.details(user_id, id, false).await.map_err(client_problem)?;
+    let id = clients.create(user_id, &input).await?;
+    let details = clients.details(user_id, id, false).await?;
     Ok(Answer::json(Status::Created, &ClientV2::from(&details.client))
         .header("Location", format!("/api/v2/clients/{id}")))
 }
@@ -188,7 +179,7 @@ async fn create(
 #[get("/clients/<id>")]
 async fn show(auth: ApiAuth, id: &str, inm: IfNoneMatch, db: &Db, portal: &State<Portal>) -> Result<Answer, AppError> {
     let caller = auth.with(Scope::ClientsRead)?;
-    let details = portal.clients(db).details(caller.user_id, client_id(id)?, false).await.map_err(client_problem)?;
+    let details = portal.clients(db).details(caller.user_id, client_id(id)?, false).await?;
     Ok(Answer::json(Status::Ok, &ClientV2::from(&details.client)).tagged(&inm))
 }
 
@@ -212,8 +203,8 @@ async fn rename(
     let id = client_id(id)?;
     let new = body.value()?;
     let clients = portal.clients(db);
-    clients.rename(caller.user_id, id, &new.name).await.map_err(client_problem)?;
-    let details = clients.details(caller.user_id, id, false).await.map_err(client_problem)?;
+    clients.rename(caller.user_id, id, &new.name).await?;
+    let details = clients.details(caller.user_id, id, false).await?;
     Ok(Answer::json(Status::Ok, &ClientV2::from(&details.client)))
 }
 
@@ -228,13 +219,13 @@ async fn rename(
 #[delete("/clients/<id>")]
 async fn revoke(auth: ApiAuth, id: &str, db: &Db, portal: &State<Portal>) -> Result<Answer, AppError> {
     let caller = auth.with(Scope::ClientsWrite)?;
-    portal.clients(db).revoke(caller.user_id, client_id(id)?).await.map_err(client_problem)?;
+    portal.clients(db).revoke(caller.user_id, client_id(id)?).await?;
     Ok(Answer::empty(Status::NoContent))
 }
 
 /// A client's config as a download.
 pub async fn config_file(user_id: i64, id: &str, db: &Db, portal: &Portal) -> Result<Answer, AppError> {
-    let file = portal.clients(db).config(user_id, client_id(id)?).await.map_err(client_problem)?;
+    let file = portal.clients(db).config(user_id, client_id(id)?).await?;
     log::info!(event = "client_config_downloaded", user_id = user_id; "client_config_downloaded");
     let (top, sub) = file.media_type;
     Ok(Answer::file(ContentType::new(top, sub), file.body)
@@ -264,7 +255,7 @@ async fn config(auth: ApiAuth, id: &str, db: &Db, portal: &State<Portal>) -> Res
 async fn client_usage(auth: ApiAuth, id: &str, db: &Db, portal: &State<Portal>) -> Result<Answer, AppError> {
     let caller = auth.with(Scope::UsageRead)?;
     let id = client_id(id)?;
-    portal.clients(db).details(caller.user_id, id, false).await.map_err(client_problem)?;
+    portal.clients(db).details(caller.user_id, id, false).await?;
     let overview = usage::overview(db.pool(), caller.user_id, Some(id)).await?;
     Ok(Answer::json(Status::Ok, &Usage::from(&overview)))
 }
@@ -295,7 +286,7 @@ async fn connections(auth: ApiAuth, params: Params, db: &Db, portal: &State<Port
             let id = Uuid::parse_str(id).map_err(|_| {
                 AppError::Invalid(FieldErrors::single("client_id", "Give the id of one of your clients."))
             })?;
-            portal.clients(db).details(caller.user_id, id, false).await.map_err(client_problem)?;
+            portal.clients(db).details(caller.user_id, id, false).await?;
             Some(id)
         }
         None => None,

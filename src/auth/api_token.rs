@@ -10,18 +10,11 @@ use crate::state::Portal;
 use rocket::request::{self, FromRequest, Request};
 use std::convert::Infallible;
 
-/// The token a call came with, and whose it is.
+/// Whose token a call came with, and what it may do.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
-    pub token_id: i64,
     pub user_id: i64,
     scopes: Vec<String>,
-}
-
-impl ApiCaller {
-    pub fn may(&self, scope: Scope) -> bool {
-        self.scopes.iter().any(|s| s == scope.as_str())
-    }
 }
 
 /// The caller, or the error to answer with (problem details with the right headers).
@@ -31,7 +24,7 @@ impl ApiAuth {
     /// The caller, if their token carries `scope`; 403 if it does not.
     pub fn with(self, scope: Scope) -> Result<ApiCaller, AppError> {
         let caller = self.0?;
-        if caller.may(scope) {
+        if caller.scopes.iter().any(|s| s == scope.as_str()) {
             Ok(caller)
         } else {
             Err(AppError::Forbidden(format!("This token lacks the {} scope.", scope.as_str())))
@@ -62,7 +55,7 @@ async fn authenticate(req: &Request<'_>) -> Result<ApiCaller, AppError> {
     if let Decision::Limited { retry_after_secs } = portal.limiter.take(&[(rule, &holder.id.to_string())]).await {
         return Err(AppError::RateLimited { retry_after_secs });
     }
-    Ok(ApiCaller { token_id: holder.id, user_id: holder.user_id, scopes: holder.scopes })
+    Ok(ApiCaller { user_id: holder.user_id, scopes: holder.scopes })
 }
 
 #[rocket::async_trait]

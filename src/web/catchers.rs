@@ -1,31 +1,12 @@
 //! Error pages in the layout (or problem details for JSON clients) for every status we send.
-use crate::error::error_response;
-use crate::views::errors::default_message;
-use rocket::http::{Header, Status};
+use crate::error::ErrorPage;
+use rocket::http::Status;
 use rocket::request::Request;
-use rocket::response::{self, Redirect, Responder};
+use rocket::response::Redirect;
 use rocket::{catch, catchers, Catcher};
 
 pub fn catchers() -> Vec<Catcher> {
     catchers![unauthorized, forbidden, any_error]
-}
-
-pub struct ErrorPage(Status);
-
-impl<'r> Responder<'r, 'static> for ErrorPage {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let mut response = error_response(req, self.0, &default_message(self.0))?;
-        match self.0.code {
-            503 => {
-                response.set_header(Header::new("Retry-After", "5"));
-            }
-            429 => {
-                response.set_header(Header::new("Retry-After", "60"));
-            }
-            _ => {}
-        }
-        Ok(response)
-    }
 }
 
 /// Not signed in: browsers go to the login page and come back; API clients get 401.
