@@ -142,13 +142,24 @@ impl FragmentCache {
 
     /// Call after the write's transaction has committed.
     pub async fn invalidate(&self, owner: &str) {
-        let key = self.generation_key(owner);
+        self.invalidate_all(&[owner]).await;
+    }
+
+    /// `invalidate` for several owners at once, in one command.
+    pub async fn invalidate_all(&self, owners: &[&str]) {
+        if owners.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = owners.iter().map(|owner| self.generation_key(owner)).collect();
+        let fresh: Vec<(&str, String)> = keys.iter().map(|key| (key.as_str(), fresh_generation())).collect();
         let mut conn = self.redis.clone();
-        if let Err(e) = conn.set::<_, _, ()>(&key, fresh_generation()).await {
+        if let Err(e) = conn.mset::<_, _, ()>(&fresh).await {
             OUTAGE.warn(&e);
         }
-        // Redis has told every instance to forget the old generation; this one need not wait.
-        self.near.forget(&key);
+        // Redis has told every instance to forget the old generations; this one need not wait.
+        for key in &keys {
+            self.near.forget(key);
+        }
     }
 }
 

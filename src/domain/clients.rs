@@ -138,8 +138,7 @@ fn make_keys(protocol: Protocol, id: Uuid, vault: &Vault, pki: &Pki) -> Result<K
 impl Clients<'_> {
     /// After a commit that changed the user's clients: their pages and the node's peer list.
     async fn changed(&self, user_id: i64, node_id: i64) {
-        self.fragments.invalidate(&user_id.to_string()).await;
-        peers::changed(self.fragments, &[node_id]).await;
+        self.fragments.invalidate_all(&[&user_id.to_string(), &peers::owner(node_id)]).await;
     }
 
     async fn choose_node(&self, protocol: Protocol, node_id: Option<i64>) -> Result<Node, ClientError> {
@@ -184,14 +183,8 @@ impl Clients<'_> {
         let Some(protocol) = protocol.filter(|_| errors.is_empty()) else {
             return Err(ClientError::Invalid(errors));
         };
-        let entitled = store::billing::entitlement(self.pool, user_id).await?.ok_or(ClientError::NotFound)?;
-        if !entitled.email_verified {
-            return Err(ClientError::EmailUnverified);
-        }
-        if entitled.plan_id.is_none() {
-            return Err(ClientError::NoPlan);
-        }
-        let max_clients = entitled.max_clients;
+        // Whether the user may have one more client (a confirmed address, a plan, its limits) is
+        // asked in the insert itself; only a refused insert reads why (`insert_slow`).
         let node = self.choose_node(protocol, form.node_id).await?;
         self.count_change(user_id).await?;
         let id = Uuid::new_v4();
@@ -208,13 +201,6 @@ impl Clients<'_> {
         };
         let (first, last) = (range.0.to_string(), range.1.to_string());
         let bounds = (first.as_str(), last.as_str());
-        let limits = store::clients::Limits {
-            max_active: i64::from(max_clients),
-            // Revoked clients keep their address for the grace period: without a quota, create and
-            // revoke in a loop would fill a node's pool for everyone.
-            max_held: 2 * i64::from(max_clients),
-            grace_hours: self.address_grace_hours,
-        };
         let new = NewClient {
             id,
             user_id,
@@ -234,9 +220,16 @@ impl Clients<'_> {
             // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper. Addresses
             // are handed out upwards, in one statement committed on its own; a released one is used
             // again once the top is reached.
-            let inserted = match store::clients::insert_next(self.pool, &new, bounds, &limits).await {
+            let inserted = match store::clients::insert_next(self.pool, &new, bounds, self.address_grace_hours).await {
                 Ok(Some(_)) => Ok(()),
-                Ok(None) => self.insert_in_gap(&new, &limits, &address_pool, protocol).await?,
+                Ok(None) => match self.insert_slow(&new, &address_pool, protocol).await {
+                    Err(refused @ (ClientError::EmailUnverified | ClientError::NoPlan)) => {
+                        // Not a change the user made: it does not count against their hourly limit.
+                        self.limiter.give_back(&[(self.changes, &user_id.to_string())]).await;
+                        return Err(refused);
+                    }
+                    other => other?,
+                },
                 Err(conflict) => Err(conflict),
             };
             match inserted {
@@ -262,6 +255,31 @@ impl Clients<'_> {
     /// When `insert_next` inserted nothing: over a limit (which one?), or the range is used up and
     /// the client goes into the lowest gap, under the user's lock. Ok(Err(_)): a conflict to retry
     /// or report.
+    /// Why the one-statement insert inserted nothing (no confirmed address, no plan, a limit), or
+    /// else the client in a free gap of the node's range.
+    async fn insert_slow(
+        &self,
+        new: &NewClient<'_>,
+        address_pool: &Pool,
+        protocol: Protocol,
+    ) -> Result<Result<(), ClientConflict>, ClientError> {
+        let entitled = store::billing::entitlement(self.pool, new.user_id).await?.ok_or(ClientError::NotFound)?;
+        if !entitled.email_verified {
+            return Err(ClientError::EmailUnverified);
+        }
+        if entitled.plan_id.is_none() {
+            return Err(ClientError::NoPlan);
+        }
+        let limits = store::clients::Limits {
+            max_active: i64::from(entitled.max_clients),
+            // Revoked clients keep their address for the grace period: without a quota, create and
+            // revoke in a loop would fill a node's pool for everyone (`insert_next` asks the same).
+            max_held: 2 * i64::from(entitled.max_clients),
+            grace_hours: self.address_grace_hours,
+        };
+        self.insert_in_gap(new, &limits, address_pool, protocol).await
+    }
+
     async fn insert_in_gap(
         &self,
         new: &NewClient<'_>,

@@ -48,15 +48,15 @@ pub enum Peers {
     List { etag: String, body: String },
 }
 
-fn owner(node_id: i64) -> String {
+/// The fragment cache's owner of a node's peer lists.
+pub fn owner(node_id: i64) -> String {
     format!("node:{node_id}")
 }
 
 /// The node's peer lists changed: every instance stops serving the cached ones. Call after commit.
 pub async fn changed(cache: &FragmentCache, node_ids: &[i64]) {
-    for id in node_ids {
-        cache.invalidate(&owner(*id)).await;
-    }
+    let owners: Vec<String> = node_ids.iter().map(|id| owner(*id)).collect();
+    cache.invalidate_all(&owners.iter().map(String::as_str).collect::<Vec<_>>()).await;
 }
 
 /// The nodes serving any of these users changed (a user suspended, a limit passed or raised).

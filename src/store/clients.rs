@@ -120,21 +120,25 @@ pub struct Limits {
 }
 
 /// The common case in one statement, committed on its own: inserts the client with the address
-/// after the highest one taken on the node between `first` and `last`, if the user is within their
-/// limits and the range is not used up. None: not inserted (`room` says why, or the range needs a
-/// search for a gap). The user's row is locked first; a statement that waited for that lock checks
-/// the limit again on the row as the other writer left it (the trigger keeps `active_clients`),
-/// while the address it computed may be stale: the unique constraint then refuses it and the
-/// caller retries.
+/// after the highest one taken on the node between `first` and `last`, if the user may have one
+/// more (a confirmed address, a plan, within the plan's limits: the `entitlements` view) and the
+/// range is not used up. None: not inserted (`room` and the entitlement say why, or the range
+/// needs a search for a gap). The user's row is locked first; a statement that waited for that
+/// lock checks the limit again on the row as the other writer left it (the trigger keeps
+/// `active_clients`), while the address it computed may be stale: the unique constraint then
+/// refuses it and the caller retries.
 pub async fn insert_next(
     pool: &PgPool,
     c: &NewClient<'_>,
     (first, last): (&str, &str),
-    limits: &Limits,
+    grace_hours: i64,
 ) -> Result<Option<String>, ClientConflict> {
     bind_client(
         sqlx::query_scalar(
-            "WITH locked AS (SELECT id, active_clients FROM users WHERE id = $2 AND active_clients < $12 FOR UPDATE) \
+            "WITH locked AS (SELECT u.id, u.active_clients, e.max_clients FROM users u \
+           JOIN entitlements e ON e.user_id = u.id \
+           WHERE u.id = $2 AND u.email_verified_at IS NOT NULL AND e.plan_id IS NOT NULL \
+             AND u.active_clients < e.max_clients FOR UPDATE OF u) \
          INSERT INTO clients (id, user_id, node_id, name, protocol, public_key, private_key_sealed, cert_pem, \
          cert_serial, address) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, host(next.a) FROM locked, \
@@ -142,16 +146,15 @@ pub async fn insert_next(
              AND address IS NOT NULL AND address::inet BETWEEN $10::inet AND $11::inet) next \
          WHERE next.a <= $11::inet \
            AND locked.active_clients + (SELECT count(*) FROM clients WHERE user_id = $2 AND status = 'revoked' \
-             AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $14::int)) < $13 \
+             AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $12::int)) \
+             < 2 * locked.max_clients \
          RETURNING address",
         ),
         c,
     )
     .bind(first)
     .bind(last)
-    .bind(limits.max_active)
-    .bind(limits.max_held)
-    .bind(limits.grace_hours as i32)
+    .bind(grace_hours as i32)
     .fetch_optional(pool)
     .await
     .map(Option::flatten)

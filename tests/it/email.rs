@@ -133,6 +133,28 @@ async fn without_smtp_emails_are_written_as_eml_files() {
 }
 
 #[rocket::async_test]
+async fn creations_refused_before_confirming_do_not_count_against_the_hourly_limit() {
+    let app = TestApp::spawn_with(|f| f.merge(("client_changes_per_hour", 2))).await;
+    app.add_node("patient-node", "vpn.patient.example", "10.94.0.0/24").await;
+    app.sign_up_unconfirmed("impatient").await;
+    for n in 0..4 {
+        let name = format!("early-{n}");
+        let r = app.submit("/dashboard", "/clients", &[("name", &name), ("protocol", "openvpn"), ("node", "")]).await;
+        assert_eq!(r.status(), Status::Forbidden, "attempt {n}");
+        assert!(r.into_string().await.unwrap().contains("Confirm your email address first"));
+    }
+    let clients: i64 = sqlx::query_scalar("SELECT count(*) FROM clients").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(clients, 0, "nothing half-made");
+    let (_, text) = latest_email(&app.pool, "impatient@example.com", "verify_address").await.unwrap();
+    assert_eq!(app.get(&path_of(&link_in(&text))).await.status(), Status::SeeOther);
+    // Both changes of the hour are still there, and only two.
+    app.create_client("first", "wireguard").await;
+    app.create_client("second", "openvpn").await;
+    let r = app.submit("/dashboard", "/clients", &[("name", "third"), ("protocol", "wireguard"), ("node", "")]).await;
+    assert_eq!(r.status(), Status::TooManyRequests);
+}
+
+#[rocket::async_test]
 async fn unconfirmed_users_sign_in_but_cannot_create_clients_until_they_follow_the_link() {
     let app = TestApp::spawn().await;
     app.add_node("mail-node", "vpn.mail.example", "10.92.0.0/24").await;
