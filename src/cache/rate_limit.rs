@@ -115,15 +115,31 @@ impl RateLimiter {
         }
     }
 
+    /// Limited if this instance already saw one of the counters over its limit, for the rest of
+    /// that window; else Allowed, without asking Redis (`take` still has to count the attempt).
+    pub fn already_refused(&self, checks: &[(Rule, &str)]) -> Decision {
+        let keys: Vec<String> = checks.iter().map(|(rule, key)| self.redis_key(rule, key)).collect();
+        self.refused_here(checks, &keys)
+    }
+
+    fn refused_here(&self, checks: &[(Rule, &str)], keys: &[String]) -> Decision {
+        match self.refused.until(keys) {
+            Some((wait, which)) => {
+                crate::telemetry::metrics::rate_limited(checks[which].0.name);
+                Decision::Limited { retry_after_secs: wait.as_secs().max(1) }
+            }
+            None => Decision::Allowed,
+        }
+    }
+
     /// Counts this attempt against every `(rule, key)` and says whether it is within all of them,
     /// in one atomic step (INCR first), so concurrent attempts cannot all slip under a limit.
     /// A counter this instance already saw over its limit refuses at once, without Redis (and
     /// without counting: the window's end is fixed either way).
     pub async fn take(&self, checks: &[(Rule, &str)]) -> Decision {
         let keys: Vec<String> = checks.iter().map(|(rule, key)| self.redis_key(rule, key)).collect();
-        if let Some((wait, which)) = self.refused.until(&keys) {
-            crate::telemetry::metrics::rate_limited(checks[which].0.name);
-            return Decision::Limited { retry_after_secs: wait.as_secs().max(1) };
+        if let refused @ Decision::Limited { .. } = self.refused_here(checks, &keys) {
+            return refused;
         }
         let mut pipe = redis::pipe();
         for ((rule, _), k) in checks.iter().zip(&keys) {

@@ -137,6 +137,15 @@ pub struct PasswordProven {
 
 /// Proves a user's password; failures count towards the (IP, login) and IP limits, and past
 /// them even the right password is refused until the window passes.
+/// Whether this instance already knows the IP is refused: such a login attempt gets 429 before
+/// its form is even read (`log_in` refuses it the same way, later).
+pub fn login_already_refused(limiter: &RateLimiter, rules: &LoginRules, ip: &str) -> Option<u64> {
+    match limiter.already_refused(&[(rules.per_ip, ip)]) {
+        Decision::Limited { retry_after_secs } => Some(retry_after_secs),
+        Decision::Allowed => None,
+    }
+}
+
 pub async fn log_in(
     pool: &PgPool,
     limiter: &RateLimiter,

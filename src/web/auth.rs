@@ -12,8 +12,11 @@ use crate::error::AppError;
 use crate::state::Portal;
 use crate::views::{self, components::field_error, PageContext};
 use maud::Markup;
+use rocket::data::{self, Data, FromData};
 use rocket::form::{Errors, FromForm};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::outcome::Outcome;
+use rocket::request::Request;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Responder, State};
 
@@ -48,6 +51,30 @@ struct LoginFields {
     #[field(default = String::new())]
     password: String,
     next: Option<String>,
+}
+
+/// A login form, or the refusal this instance already knows for the client's IP: a client that
+/// is already refused costs one map lookup, and its body is never read or parsed.
+enum LoginAttempt<'r> {
+    Refused { retry_after_secs: u64 },
+    Form(Box<CsrfForm<'r, LoginFields>>),
+}
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for LoginAttempt<'r> {
+    type Error = ();
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        if let (Some(portal), Outcome::Success(client)) =
+            (req.rocket().state::<Portal>(), req.guard::<ClientInfo>().await)
+        {
+            if let Some(retry_after_secs) = accounts::login_already_refused(&portal.limiter, &portal.rules, &client.ip)
+            {
+                return Outcome::Success(LoginAttempt::Refused { retry_after_secs });
+            }
+        }
+        CsrfForm::from_data(req, data).await.map(|form| LoginAttempt::Form(Box::new(form)))
+    }
 }
 
 #[get("/signup")]
@@ -186,13 +213,17 @@ fn login_page(ctx: PageContext, user: Option<CurrentUser>, next: Option<&str>) -
 
 #[post("/login", data = "<form>")]
 async fn login_submit(
-    form: CsrfForm<'_, LoginFields>,
+    form: LoginAttempt<'_>,
     ctx: PageContext,
     client: ClientInfo,
     cookies: &CookieJar<'_>,
     db: &Db,
     portal: &State<Portal>,
 ) -> Result<FormResponse, AppError> {
+    let form = match form {
+        LoginAttempt::Form(form) => *form,
+        LoginAttempt::Refused { retry_after_secs } => return Err(AppError::RateLimited { retry_after_secs }),
+    };
     let fields = forms::values(form.0).unwrap_or_default();
     let next = safe_next(fields.next.as_deref());
     match accounts::log_in(db.pool(), &portal.limiter, &portal.rules, &client.ip, &fields.login, &fields.password).await

@@ -45,6 +45,25 @@ async fn twenty_failures_from_one_ip_block_that_ip() {
         assert!((1..=900).contains(&retry_after), "{retry_after}");
     }
     assert_eq!(app.redis.commands_run().await - before, 0, "no Redis command for a refused client");
+
+    // Nor is its form read: without a CSRF token, or with no body at all, it is still 429 (not
+    // the 403 of a missing token), from the one check before the body.
+    for body in [form_encode(&[("login", "x"), ("password", "y")]), String::new()] {
+        let r = app.post_raw("/login", body).await;
+        assert_eq!(r.status(), Status::TooManyRequests);
+        assert!(header(&r, "Retry-After").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| (1..=900).contains(&s))));
+        assert!(r.into_string().await.unwrap().contains("Too many attempts"));
+    }
+    // Another IP is not refused: its form is read and checked as usual.
+    let r = app
+        .client
+        .post("/login")
+        .remote(random_loopback())
+        .header(rocket::http::ContentType::Form)
+        .body("login=x")
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Forbidden, "no CSRF token");
 }
 
 #[rocket::async_test]
