@@ -3,6 +3,7 @@
 # Every figure is printed beside the ceiling (a bare Rocket binary with one
 # constant route, built like the portal: src/bin/phaze-bench-ceiling.rs) measured in the same run, as a ratio.
 #   DURATION=10s CONNECTIONS=64 USERS=100000 PEERS=10000 HISTORY_ROWS=10000000 scripts/bench.sh
+# BENCH_ONLY=hot stops after the request and creation figures (about 4 minutes after the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -164,6 +165,25 @@ LUA
 MEASURE_CONNECTIONS=16 measure "POST /clients (WireGuard, one user, 16 connections; 303 = created)" -s "$work/create.lua" "$BASE/clients"
 created_burst=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM clients c JOIN users u ON u.id = c.user_id WHERE u.username = 'creator'")
 
+print_table() {
+  local base_rps
+  base_rps=$(cut -d'|' -f2 <<<"${results[0]}")
+  echo
+  echo "| request | req/s | p50 | p99 | non-2xx/3xx | vs ceiling |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for row in "${results[@]}"; do
+    IFS='|' read -r name rps p50 p99 codes <<<"$row"
+    ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
+    echo "| $name | $rps | $p50 | $p99 | $codes | ${ratio}x |"
+  done
+}
+# BENCH_ONLY=hot: the request figures above and no more (a few minutes, for trying a change).
+if [ "${BENCH_ONLY:-}" = hot ]; then
+  print_table
+  echo "Client creation burst: $created_burst clients stored for the creator"
+  exit 0
+fi
+
 # ---- Node API -------------------------------------------------------------------------------
 psql_bench() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
 node_id=$(psql_bench -tAc "SELECT id FROM nodes WHERE name = 'bench-node'")
@@ -285,15 +305,7 @@ done
 kill "$with_metrics" "$without_metrics" 2>/dev/null || true
 scrape_ms=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $METRICS_TOKEN" "$BASE/metrics" | awk '{printf "%.1f", $1 * 1000}')
 
-base_rps=$(cut -d'|' -f2 <<<"${results[0]}")
-echo
-echo "| request | req/s | p50 | p99 | non-2xx/3xx | vs ceiling |"
-echo "|---|---:|---:|---:|---:|---:|"
-for row in "${results[@]}"; do
-  IFS='|' read -r name rps p50 p99 codes <<<"$row"
-  ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')
-  echo "| $name | $rps | $p50 | $p99 | $codes | ${ratio}x |"
-done
+print_table
 echo
 echo "Client creation over HTTP (100 per protocol, one at a time; includes keys, certificate, address):"
 echo "| protocol | created | p50 | p99 |"

@@ -104,6 +104,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 node_auth,
                 node_hints: Default::default(),
                 client_turns: Default::default(),
+                landing_page: Default::default(),
                 stripe: match (&config.stripe_secret_key, &config.stripe_webhook_secret) {
                     (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => {
                         Some(Stripe::new(key, secret, &config.stripe_api_base))

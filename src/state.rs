@@ -33,6 +33,8 @@ pub struct Portal {
     pub node_hints: NodeHints,
     /// Card payments, when Stripe (or a compatible provider) is configured.
     pub stripe: Option<Stripe>,
+    /// The landing page as every signed-out visitor sees it, rendered on first use.
+    pub landing_page: std::sync::OnceLock<Arc<[u8]>>,
 }
 
 impl Portal {

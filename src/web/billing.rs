@@ -37,7 +37,7 @@ async fn pricing(ctx: super::context::PublicContext, db: &Db, portal: &State<Por
         .await?;
     let signed_in = ctx.0.user.is_some();
     Ok(PublicPage {
-        markup: views::billing::pricing(&ctx.0, trusted(cards)),
+        html: views::billing::pricing(&ctx.0, trusted(cards)).into(),
         signed_in,
         s_maxage: portal.config.public_s_maxage,
     })

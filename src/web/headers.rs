@@ -28,8 +28,17 @@ impl Fairing for SecurityHeaders {
         if !res.headers().contains("Cache-Control") {
             res.set_header(Header::new("Cache-Control", "private, no-store"));
         }
+        // Rocket hands a body to the connection in chunks of 4 KiB: a 5 KiB dashboard went out in
+        // two writes (two segments, two wake-ups of the reader). A page of known size goes in one.
+        if let Some(size) = res.body().preset_size() {
+            res.set_max_chunk_size(size.clamp(ROCKET_CHUNK, ONE_WRITE_MAX));
+        }
     }
 }
+
+const ROCKET_CHUNK: usize = rocket::response::Body::DEFAULT_MAX_CHUNK;
+/// Larger bodies (the vendored scripts) are still streamed, in chunks of this size.
+const ONE_WRITE_MAX: usize = 64 * 1024;
 
 /// Behind TLS every cookie is `Secure`, Rocket's own (the flash message) included: Rocket marks
 /// cookies secure only when it terminates TLS itself.

@@ -5,9 +5,22 @@ use rocket::response::{self, Responder};
 
 /// A page a CDN may cache for signed-out visitors; private for a signed-in one.
 pub struct PublicPage {
-    pub markup: maud::Markup,
+    pub html: PageHtml,
     pub signed_in: bool,
     pub s_maxage: u32,
+}
+
+pub enum PageHtml {
+    /// Rendered for this request.
+    Fresh(maud::Markup),
+    /// Rendered once and kept (a page that is the same for every signed-out visitor).
+    Kept(std::sync::Arc<[u8]>),
+}
+
+impl From<maud::Markup> for PageHtml {
+    fn from(markup: maud::Markup) -> Self {
+        PageHtml::Fresh(markup)
+    }
 }
 
 impl<'r> Responder<'r, 'static> for PublicPage {
@@ -17,7 +30,13 @@ impl<'r> Responder<'r, 'static> for PublicPage {
         } else {
             format!("public, max-age=60, s-maxage={}", self.s_maxage)
         };
-        let mut response = self.markup.respond_to(req)?;
+        let mut response = match self.html {
+            PageHtml::Fresh(markup) => markup.respond_to(req)?,
+            PageHtml::Kept(html) => rocket::Response::build()
+                .header(rocket::http::ContentType::HTML)
+                .sized_body(html.len(), std::io::Cursor::new(html))
+                .finalize(),
+        };
         response.set_header(Header::new("Cache-Control", cache));
         Ok(response)
     }

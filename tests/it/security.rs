@@ -101,6 +101,43 @@ async fn every_response_carries_the_security_headers() {
 }
 
 #[rocket::async_test]
+async fn a_page_goes_out_in_one_write() {
+    let app = TestApp::spawn().await;
+    app.add_node("one-write", "vpn.one.example", "10.93.0.0/24").await;
+    app.set_free_plan_clients(10).await;
+    app.sign_up("one_write").await;
+    for n in 0..3 {
+        app.create_client(&format!("device-{n}"), "wireguard").await;
+    }
+    let response = app.get("/dashboard").await;
+    let size = response.body().preset_size().unwrap();
+    assert!(size > rocket::response::Body::DEFAULT_MAX_CHUNK, "a dashboard larger than Rocket's chunk: {size}");
+    assert!(response.body().max_chunk_size() >= size, "handed to the connection whole");
+    // The API reference's script is larger than one write may be: streamed in 64 KiB chunks.
+    let (_, page) = app.page("/api/docs").await;
+    let script = &page[page.find("/static/swagger-ui-bundle.").unwrap()..];
+    let response = app.get(&script[..script.find('"').unwrap()]).await;
+    assert!(response.body().preset_size().unwrap() > 64 * 1024);
+    assert_eq!(response.body().max_chunk_size(), 64 * 1024);
+}
+
+#[rocket::async_test]
+async fn the_signed_out_landing_page_is_kept_and_a_signed_in_one_is_not() {
+    let app = TestApp::spawn().await;
+    let (_, first) = app.page("/").await;
+    let (_, second) = app.page("/").await;
+    assert_eq!(first, second);
+    assert!(first.contains("Log in") && first.contains("Create an account"));
+    app.sign_up("landing_user").await;
+    let (_, signed_in) = app.page("/").await;
+    assert!(signed_in.contains("landing_user"), "the signed-in nav, not the kept page");
+    assert!(!signed_in.contains(">Log in<"));
+    app.log_out().await;
+    let (_, after) = app.page("/").await;
+    assert_eq!(after, first);
+}
+
+#[rocket::async_test]
 async fn pages_have_no_inline_script() {
     let app = TestApp::spawn().await;
     for path in ["/", "/pricing", "/signup", "/login"] {
