@@ -1,5 +1,6 @@
 //! Request guards: who is asking (session cookie), and whether they may.
 use super::SESSION_COOKIE;
+use crate::cache::NearCheck;
 use crate::db::Db;
 use crate::domain::sessions::ActiveSession;
 use crate::state::Portal;
@@ -32,7 +33,7 @@ pub(crate) async fn resolve_session<'r>(req: &'r Request<'_>) -> &'r ResolvedSes
         let (Some(db), Some(portal)) = (req.rocket().state::<Db>(), req.rocket().state::<Portal>()) else {
             return ResolvedSession(Err(()));
         };
-        match portal.sessions(db).resolve(&token).await {
+        match portal.sessions(db).resolve(&token, near_check(req)).await {
             Ok(found) => ResolvedSession(Ok(found.map(|session| CurrentUser { session, token }))),
             Err(e) => {
                 log::error!(event = "session_lookup_failed"; "session lookup failed: {e}");
@@ -41,6 +42,20 @@ pub(crate) async fn resolve_session<'r>(req: &'r Request<'_>) -> &'r ResolvedSes
         }
     })
     .await
+}
+
+/// This request's one look at the near cache (`cache::NearCheck`).
+pub fn near_check<'r>(req: &'r Request<'_>) -> &'r NearCheck {
+    req.local_cache(NearCheck::default)
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for &'r NearCheck {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        Outcome::Success(near_check(req))
+    }
 }
 
 /// The session already resolved for this request, without resolving it (for error pages).

@@ -1,7 +1,7 @@
 //! Generational fragment cache (DESIGN §5.2): `frag:{name}:{owner}:{generation}`.
 //! A write sets the owner's generation to a fresh random value after it commits, so every
 //! instance stops reading the old fragments at once; a flushed Redis just starts over.
-use super::{Keyring, Near, NearCache, OutageWarning, Ticket};
+use super::{Keyring, Near, NearCache, NearCheck, OutageWarning, Ticket};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use std::future::Future;
@@ -37,11 +37,11 @@ fn fresh_generation() -> String {
 
 impl FragmentCache {
     fn generation_key(&self, owner: &str) -> String {
-        self.keys.key(&format!("gen:{owner}"))
+        self.keys.key_of(&["gen:", owner])
     }
 
     fn prefix(&self, name: &str, owner: &str) -> String {
-        self.keys.key(&format!("frag:{name}:{owner}:"))
+        self.keys.key_of(&["frag:", name, ":", owner, ":"])
     }
 
     pub fn new(redis: ConnectionManager, keys: Keyring, near: Arc<NearCache>) -> Self {
@@ -70,7 +70,12 @@ impl FragmentCache {
     /// owner's generation (no round trip), else in one round trip to Redis; take them from the
     /// answer.
     pub async fn lookup(&self, wanted: &[(&str, &str)]) -> Lookup {
-        if let Some(found) = self.near.usable().then(|| self.lookup_near(wanted)).flatten() {
+        self.lookup_in(wanted, &NearCheck::default()).await
+    }
+
+    /// `lookup` in a request that may already have looked at the near cache (`NearCheck`).
+    pub async fn lookup_in(&self, wanted: &[(&str, &str)], check: &NearCheck) -> Lookup {
+        if let Some(found) = self.near.usable_in(check).then(|| self.lookup_near(wanted)).flatten() {
             return Lookup { cache: self.clone(), ticket: self.near.ticket(), found: Some(found) };
         }
         let ticket = self.near.ticket();

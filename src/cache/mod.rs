@@ -9,7 +9,7 @@ mod sessions;
 
 pub use fragments::{CacheStats, FragmentCache, Lookup};
 pub use keyring::Keyring;
-pub use near::{track, Near, NearCache, Ticket};
+pub use near::{track, Near, NearCache, NearCheck, Ticket};
 pub use rate_limit::{Decision, RateLimiter, Rule};
 pub use redis_pool::{Redis, RedisPool};
 pub use sessions::SessionCache;

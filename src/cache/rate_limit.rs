@@ -80,7 +80,7 @@ impl Refusals {
 
 impl RateLimiter {
     fn redis_key(&self, rule: &Rule, key: &str) -> String {
-        self.keys.key(&format!("rl:{}:{}", rule.name, key))
+        self.keys.key_of(&["rl:", rule.name, ":", key])
     }
 
     pub fn new(redis: ConnectionManager, keys: Keyring, rules: &[Rule]) -> Self {

@@ -1,6 +1,6 @@
 //! Session cache: `sess:{sha256 hex}` → the session as JSON, for at most five minutes.
 //! Postgres stays the truth: a miss (or a flushed Redis) reads it from there.
-use super::{Keyring, Near, NearCache, OutageWarning};
+use super::{Keyring, Near, NearCache, NearCheck, OutageWarning};
 use crate::domain::sessions::ActiveSession;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -23,13 +23,13 @@ impl SessionCache {
     }
 
     fn key(&self, token_hash: &[u8]) -> String {
-        self.keys.key(&format!("sess:{}", hex::encode(token_hash)))
+        self.keys.key_of(&["sess:", &hex::encode(token_hash)])
     }
 
     /// The cached session: from the near cache, else if Redis has one that this portal signed.
-    pub async fn get(&self, token_hash: &[u8]) -> Option<ActiveSession> {
+    pub async fn get(&self, token_hash: &[u8], check: &NearCheck) -> Option<ActiveSession> {
         let key = self.key(token_hash);
-        if let Some(session) = self.near.usable().then(|| self.near.session(&key)).flatten() {
+        if let Some(session) = self.near.usable_in(check).then(|| self.near.session(&key)).flatten() {
             return Some(ActiveSession::clone(&session));
         }
         let ticket = self.near.ticket();

@@ -1,6 +1,6 @@
 //! Browser sessions: Postgres is the truth, Redis a five-minute cache in front of it.
 use crate::auth::tokens;
-use crate::cache::SessionCache;
+use crate::cache::{NearCheck, SessionCache};
 use crate::config::AppConfig;
 use crate::store;
 use serde::{Deserialize, Serialize};
@@ -91,13 +91,13 @@ impl Sessions<'_> {
     }
 
     /// The live session behind a cookie token, its expiry slid forward.
-    pub async fn resolve(&self, token: &str) -> sqlx::Result<Option<ActiveSession>> {
+    pub async fn resolve(&self, token: &str, check: &NearCheck) -> sqlx::Result<Option<ActiveSession>> {
         if !tokens::looks_like_token(token) {
             return Ok(None);
         }
         let token_hash = tokens::hash_token(token);
         let now = OffsetDateTime::now_utc();
-        let mut session = match self.cache.get(&token_hash).await {
+        let mut session = match self.cache.get(&token_hash, check).await {
             Some(s) if s.expires_at > now => s,
             _ => match store::sessions::find_active(self.pool, &token_hash).await? {
                 Some(s) => {

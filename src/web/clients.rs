@@ -123,7 +123,7 @@ async fn create(
         ),
         Err(other) => return Err(other.into()),
     };
-    let cached = dashboard::fragments(portal, user.user_id()).await;
+    let cached = dashboard::fragments(portal, user.user_id(), &Default::default()).await;
     let clients = section(&ctx.csrf, user.user_id(), &input, &errors, db, portal, &cached).await?;
     if hx.0 {
         return Ok(FormResponse::Page((status, clients)));

@@ -1,6 +1,6 @@
 use super::clients;
 use crate::auth::CurrentUser;
-use crate::cache::Lookup;
+use crate::cache::{Lookup, NearCheck};
 use crate::db::Db;
 use crate::domain::accounts;
 use crate::domain::clients::ClientForm;
@@ -17,16 +17,20 @@ pub fn routes() -> Vec<rocket::Route> {
 
 pub const SUMMARY_FRAGMENT: &str = "account_summary";
 
-/// Every fragment of the dashboard, looked up in one Redis round trip.
-pub async fn fragments(portal: &Portal, user_id: i64) -> Lookup {
+/// Every fragment of the dashboard, looked up in one Redis round trip (or none, from the near
+/// cache, with the request's `check` of it).
+pub async fn fragments(portal: &Portal, user_id: i64, check: &NearCheck) -> Lookup {
     let owner = user_id.to_string();
     portal
         .fragments
-        .lookup(&[
-            (SUMMARY_FRAGMENT, &owner),
-            (clients::CLIENT_LIST, &owner),
-            (clients::NODE_OPTIONS, clients::NODES_OWNER),
-        ])
+        .lookup_in(
+            &[
+                (SUMMARY_FRAGMENT, &owner),
+                (clients::CLIENT_LIST, &owner),
+                (clients::NODE_OPTIONS, clients::NODES_OWNER),
+            ],
+            check,
+        )
         .await
 }
 
@@ -42,8 +46,14 @@ pub async fn summary_fragment(user: &CurrentUser, db: &Db, cached: &Lookup) -> R
 }
 
 #[get("/dashboard")]
-async fn dashboard(user: CurrentUser, ctx: PageContext, db: &Db, portal: &State<Portal>) -> Result<Markup, AppError> {
-    let cached = fragments(portal, user.user_id()).await;
+async fn dashboard(
+    user: CurrentUser,
+    ctx: PageContext,
+    near: &NearCheck,
+    db: &Db,
+    portal: &State<Portal>,
+) -> Result<Markup, AppError> {
+    let cached = fragments(portal, user.user_id(), near).await;
     let summary = summary_fragment(&user, db, &cached).await?;
     let clients = clients::section(
         &ctx.csrf,
