@@ -3,7 +3,7 @@
 # Every figure is printed beside the ceiling (a bare Rocket binary with one constant route, built
 # like the portal: src/bin/phaze-bench-ceiling.rs) measured just before it, as a ratio.
 #   DURATION=10s CONNECTIONS=64 USERS=100000 PEERS=10000 HISTORY_ROWS=10000000 scripts/bench.sh
-# BENCH_ONLY=hot stops after the request and creation figures (about 5 minutes after the build).
+# BENCH_ONLY=hot stops after the request and creation figures (about 10 minutes after the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -81,30 +81,37 @@ done
 results=()
 # Every row is measured right after the ceiling at the same concurrency and duration, and its
 # ratio is to that ceiling: this machine's speed drifts by a third within minutes, so a ratio to
-# one ceiling figure taken at the start moved as much as the changes it was meant to show.
+# one ceiling figure taken at the start moved as much as the changes it was meant to show. With
+# PAIRS=n (3 for the request rows below) the pair is measured n times and the pair with the
+# median ratio is reported.
 measure() { # name, wrk args...
   local name=$1; shift
-  local out beside
   local c=${MEASURE_CONNECTIONS:-$CONNECTIONS}
   local threads=$(( c < 2 ? c : 2 ))
-  if [[ $name != *ceiling* ]]; then
-    beside=$(wrk -t"$threads" -c"$c" -d"$DURATION" "http://127.0.0.1:$CEILING_PORT/" | awk '/^Requests\/sec:/ {print $2}')
-  fi
-  out=$(wrk -t"$threads" -c"$c" -d"$DURATION" --latency "$@")
-  local rps p50 p99 codes
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  codes=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$out")
-  results+=("$name|$rps|$p50|$p99|${codes:-0}|${beside:-$rps}")
+  local runs=() out beside rps p50 p99 codes
+  for _ in $(seq 1 "${PAIRS:-1}"); do
+    beside=
+    if [[ $name != *ceiling* ]]; then
+      beside=$(wrk -t"$threads" -c"$c" -d"$DURATION" "http://127.0.0.1:$CEILING_PORT/" | awk '/^Requests\/sec:/ {print $2}')
+    fi
+    out=$(wrk -t"$threads" -c"$c" -d"$DURATION" --latency "$@")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    codes=$(awk '/Non-2xx or 3xx responses/ {print $5}' <<<"$out")
+    runs+=("$(awk -v a="$rps" -v b="${beside:-$rps}" 'BEGIN { printf "%.4f", a / b }')|$rps|$p50|$p99|${codes:-0}|${beside:-$rps}")
+  done
+  local median
+  median=$(printf '%s\n' "${runs[@]}" | sort -t'|' -k1,1n | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")
+  results+=("$name|${median#*|}")
 }
 
 echo "==> measuring ($DURATION each, $CONNECTIONS connections, $USERS users)"
 measure "GET / on the ceiling (bare Rocket route, baseline)" "http://127.0.0.1:$CEILING_PORT/"
-measure "GET /healthz" "$BASE/healthz"
-measure "GET / (public page)" "$BASE/"
-measure "GET /dashboard (signed in, fragment cache warm)" -H "Cookie: phaze_session=$session" "$BASE/dashboard"
-measure "POST /login failing (rate-limit path)" -s "$work/login.lua" "$BASE/login"
+PAIRS=3 measure "GET /healthz" "$BASE/healthz"
+PAIRS=3 measure "GET / (public page)" "$BASE/"
+PAIRS=3 measure "GET /dashboard (signed in, no clients yet)" -H "Cookie: phaze_session=$session" "$BASE/dashboard"
+PAIRS=3 measure "POST /login failing (rate-limit path)" -s "$work/login.lua" "$BASE/login"
 
 csrf_of() { # session → the CSRF token of its dashboard
   curl -s -b "phaze_session=$1" "$BASE/dashboard" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//'
@@ -135,7 +142,7 @@ for proto in wireguard openvpn phazevpn wireguard phazevpn; do
   curl -s -o /dev/null -b "phaze_session=$session5" -d "_csrf=$token5&name=device-$RANDOM&protocol=$proto" "$BASE/clients"
 done
 curl -sf -b "phaze_session=$session5" "$BASE/dashboard" | grep -q "5 of 100000 active clients"
-measure "GET /dashboard (signed in, 5 VPN clients)" -H "Cookie: phaze_session=$session5" "$BASE/dashboard"
+PAIRS=3 measure "GET /dashboard (signed in, 5 VPN clients)" -H "Cookie: phaze_session=$session5" "$BASE/dashboard"
 
 # The same user's clients through the customer API, with a personal access token made on the
 # tokens page (the per-token limit raised for the run).
@@ -149,7 +156,7 @@ api_etag=$(curl -sI -H "Authorization: Bearer $api_token" "$BASE/api/v2/clients"
 measure "GET /api/v2/clients with If-None-Match (304)" -H "Authorization: Bearer $api_token" -H "If-None-Match: $api_etag" "$BASE/api/v2/clients"
 
 echo "==> client creation under concurrency: 16 connections, unique names, WireGuard"
-"$bin" add-node --name bench-create --region Bench --host 127.0.0.1 --pool 10.200.0.0/16 >/dev/null
+"$bin" add-node --name bench-create --region Bench --host 127.0.0.1 --pool 10.200.0.0/14 >/dev/null
 create_node=$(psql "$DATABASE_URL" -tAc "SELECT id FROM nodes WHERE name = 'bench-create'")
 jarc=$work/jarc
 csrf=$(curl -s -c "$jarc" "$BASE/signup" | grep -o 'name="_csrf" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')
@@ -160,16 +167,16 @@ token_c=$(csrf_of "$session_c")
 cat > "$work/create.lua" <<LUA
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) n = 0 end
+function init(args) n = 0; run = os.time() end
 function request()
   n = n + 1
   return wrk.format("POST", "/clients", {
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Cookie"] = "phaze_session=$session_c",
-  }, "_csrf=$token_c&name=w" .. tid .. "-" .. n .. "&protocol=wireguard&node_id=$create_node")
+  }, "_csrf=$token_c&name=w" .. run .. "-" .. tid .. "-" .. n .. "&protocol=wireguard&node_id=$create_node")
 end
 LUA
-MEASURE_CONNECTIONS=16 measure "POST /clients (WireGuard, one user, 16 connections; 303 = created)" -s "$work/create.lua" "$BASE/clients"
+PAIRS=3 MEASURE_CONNECTIONS=16 measure "POST /clients (WireGuard, one user, 16 connections; 303 = created)" -s "$work/create.lua" "$BASE/clients"
 created_burst=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM clients c JOIN users u ON u.id = c.user_id WHERE u.username = 'creator'")
 
 print_table() {

@@ -2,12 +2,17 @@
 //! binary: sign up, log out, log in, see the dashboard, sign out.
 use crate::helpers::*;
 use fantoccini::{ClientBuilder, Locator};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// chromedriver in a process group of its own: dropping it kills the group, so the Chromium it
+/// started goes too, even when a test ends without closing its session.
 pub struct Driver(std::process::Child);
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -23,6 +28,7 @@ pub async fn browser_with(extra: &[&str]) -> (fantoccini::Client, Driver, tempdi
     let driver = Driver(
         Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -379,5 +385,6 @@ async fn the_api_reference_renders_both_documents_under_the_csp_in_chromium() {
             .unwrap();
         assert_ne!(styled, serde_json::json!("0px"), "{path}");
     }
+    c.close().await.unwrap();
     server.stop();
 }
