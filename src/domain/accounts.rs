@@ -135,8 +135,6 @@ pub struct PasswordProven {
     pub needs_second_factor: bool,
 }
 
-/// Proves a user's password; failures count towards the (IP, login) and IP limits, and past
-/// them even the right password is refused until the window passes.
 /// Whether this instance already knows the IP is refused: such a login attempt gets 429 before
 /// its form is even read (`log_in` refuses it the same way, later).
 pub fn login_already_refused(limiter: &RateLimiter, rules: &LoginRules, ip: &str) -> Option<u64> {
@@ -146,6 +144,8 @@ pub fn login_already_refused(limiter: &RateLimiter, rules: &LoginRules, ip: &str
     }
 }
 
+/// Proves a user's password; failures count towards the (IP, login) and IP limits, and past
+/// them even the right password is refused until the window passes.
 pub async fn log_in(
     pool: &PgPool,
     limiter: &RateLimiter,

@@ -252,9 +252,6 @@ impl Clients<'_> {
         Err(ClientError::Db(sqlx::Error::PoolTimedOut))
     }
 
-    /// When `insert_next` inserted nothing: over a limit (which one?), or the range is used up and
-    /// the client goes into the lowest gap, under the user's lock. Ok(Err(_)): a conflict to retry
-    /// or report.
     /// Why the one-statement insert inserted nothing (no confirmed address, no plan, a limit), or
     /// else the client in a free gap of the node's range.
     async fn insert_slow(
@@ -280,6 +277,8 @@ impl Clients<'_> {
         self.insert_in_gap(new, &limits, address_pool, protocol).await
     }
 
+    /// Over a limit (which one?), or the range is used up and the client goes into the lowest
+    /// gap, under the user's lock. Ok(Err(_)): a conflict to retry or report.
     async fn insert_in_gap(
         &self,
         new: &NewClient<'_>,
