@@ -151,11 +151,11 @@ impl FragmentCache {
     }
 
     /// `invalidate` for several owners at once, in one command.
-    pub async fn invalidate_all(&self, owners: &[&str]) {
+    pub async fn invalidate_all(&self, owners: &[impl AsRef<str>]) {
         if owners.is_empty() {
             return;
         }
-        let keys: Vec<String> = owners.iter().map(|owner| self.generation_key(owner)).collect();
+        let keys: Vec<String> = owners.iter().map(|owner| self.generation_key(owner.as_ref())).collect();
         let fresh: Vec<(&str, String)> = keys.iter().map(|key| (key.as_str(), fresh_generation())).collect();
         let mut conn = self.redis.clone();
         if let Err(e) = conn.mset::<_, _, ()>(&fresh).await {

@@ -121,6 +121,11 @@ pub struct Clients<'a> {
 
 type Keys = (Option<String>, Vec<u8>, Option<(String, String)>);
 
+/// Addresses a user may hold per client their plan allows: revoked clients keep their address
+/// for the grace period, and without a quota create and revoke in a loop would fill a node's
+/// pool for everyone.
+const HELD_PER_ACTIVE: i64 = 2;
+
 /// A new client's key pair (and certificate, for OpenVPN), its private key sealed for storage.
 fn make_keys(protocol: Protocol, id: Uuid, vault: &Vault, pki: &Pki) -> Result<Keys, ClientError> {
     Ok(match protocol {
@@ -138,7 +143,7 @@ fn make_keys(protocol: Protocol, id: Uuid, vault: &Vault, pki: &Pki) -> Result<K
 impl Clients<'_> {
     /// After a commit that changed the user's clients: their pages and the node's peer list.
     async fn changed(&self, user_id: i64, node_id: i64) {
-        self.fragments.invalidate_all(&[&user_id.to_string(), &peers::owner(node_id)]).await;
+        self.fragments.invalidate_all(&[user_id.to_string(), peers::owner(node_id)]).await;
     }
 
     async fn choose_node(&self, protocol: Protocol, node_id: Option<i64>) -> Result<Node, ClientError> {
@@ -220,18 +225,21 @@ impl Clients<'_> {
             // history: WireGuard and PhazeVPN from the lower half, OpenVPN from the upper. Addresses
             // are handed out upwards, in one statement committed on its own; a released one is used
             // again once the top is reached.
-            let inserted = match store::clients::insert_next(self.pool, &new, bounds, self.address_grace_hours).await {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => match self.insert_slow(&new, &address_pool, protocol).await {
-                    Err(refused @ (ClientError::EmailUnverified | ClientError::NoPlan)) => {
-                        // Not a change the user made: it does not count against their hourly limit.
-                        self.limiter.give_back(&[(self.changes, &user_id.to_string())]).await;
-                        return Err(refused);
-                    }
-                    other => other?,
-                },
-                Err(conflict) => Err(conflict),
-            };
+            let inserted =
+                match store::clients::insert_next(self.pool, &new, bounds, HELD_PER_ACTIVE, self.address_grace_hours)
+                    .await
+                {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => match self.insert_slow(&new, &address_pool, protocol).await {
+                        Err(refused @ (ClientError::EmailUnverified | ClientError::NoPlan)) => {
+                            // Not a change the user made: it does not count against their hourly limit.
+                            self.limiter.give_back(&[(self.changes, &user_id.to_string())]).await;
+                            return Err(refused);
+                        }
+                        other => other?,
+                    },
+                    Err(conflict) => Err(conflict),
+                };
             match inserted {
                 Ok(()) => {
                     drop(turn);
@@ -269,9 +277,7 @@ impl Clients<'_> {
         }
         let limits = store::clients::Limits {
             max_active: i64::from(entitled.max_clients),
-            // Revoked clients keep their address for the grace period: without a quota, create and
-            // revoke in a loop would fill a node's pool for everyone (`insert_next` asks the same).
-            max_held: 2 * i64::from(entitled.max_clients),
+            max_held: HELD_PER_ACTIVE * i64::from(entitled.max_clients),
             grace_hours: self.address_grace_hours,
         };
         self.insert_in_gap(new, &limits, address_pool, protocol).await

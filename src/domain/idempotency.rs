@@ -60,7 +60,7 @@ pub async fn release(pool: &PgPool, user_id: i64, key: &str) -> sqlx::Result<()>
     store::release_key(pool, user_id, key).await
 }
 
-/// Deletes answers older than a day (run by the upkeep).
+/// Deletes answers older than a day (every hour: `start_pruning`).
 pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
     store::prune_keys(pool, KEEP_SECS).await
 }

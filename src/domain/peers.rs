@@ -56,7 +56,7 @@ pub fn owner(node_id: i64) -> String {
 /// The node's peer lists changed: every instance stops serving the cached ones. Call after commit.
 pub async fn changed(cache: &FragmentCache, node_ids: &[i64]) {
     let owners: Vec<String> = node_ids.iter().map(|id| owner(*id)).collect();
-    cache.invalidate_all(&owners.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    cache.invalidate_all(&owners).await;
 }
 
 /// The nodes serving any of these users changed (a user suspended, a limit passed or raised).

@@ -121,9 +121,10 @@ pub struct Limits {
 
 /// The common case in one statement, committed on its own: inserts the client with the address
 /// after the highest one taken on the node between `first` and `last`, if the user may have one
-/// more (a confirmed address, a plan, within the plan's limits: the `entitlements` view) and the
-/// range is not used up. None: not inserted (`room` and the entitlement say why, or the range
-/// needs a search for a gap). The user's row is locked first; a statement that waited for that
+/// more (a confirmed address, a plan, within the plan's limits: the `entitlements` view, with
+/// `held_per_active` addresses held per client the plan allows) and the range is not used up.
+/// None: not inserted (`room` and the entitlement say why, or the range needs a search for a
+/// gap). The user's row is locked first; a statement that waited for that
 /// lock checks the limit again on the row as the other writer left it (the trigger keeps
 /// `active_clients`), while the address it computed may be stale: the unique constraint then
 /// refuses it and the caller retries.
@@ -131,6 +132,7 @@ pub async fn insert_next(
     pool: &PgPool,
     c: &NewClient<'_>,
     (first, last): (&str, &str),
+    held_per_active: i64,
     grace_hours: i64,
 ) -> Result<Option<String>, ClientConflict> {
     bind_client(
@@ -147,7 +149,7 @@ pub async fn insert_next(
          WHERE next.a <= $11::inet \
            AND locked.active_clients + (SELECT count(*) FROM clients WHERE user_id = $2 AND status = 'revoked' \
              AND address IS NOT NULL AND revoked_at > now() - make_interval(hours => $12::int)) \
-             < 2 * locked.max_clients \
+             < $13 * locked.max_clients \
          RETURNING address",
         ),
         c,
@@ -155,6 +157,7 @@ pub async fn insert_next(
     .bind(first)
     .bind(last)
     .bind(grace_hours as i32)
+    .bind(held_per_active)
     .fetch_optional(pool)
     .await
     .map(Option::flatten)

@@ -9,7 +9,7 @@ pub struct SecurityHeaders;
 #[rocket::async_trait]
 impl Fairing for SecurityHeaders {
     fn info(&self) -> Info {
-        Info { name: "Security headers", kind: Kind::Response }
+        Info { name: "Security headers, one-write bodies", kind: Kind::Response }
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
